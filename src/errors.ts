@@ -1,0 +1,114 @@
+// The closed set of error codes twinpath reports, and the error type that carries them.
+// Tests assert codes and locations, never message wording; callers wrap causes outermost first.
+
+export const ERROR_CODES = [
+  // Usage and input files
+  'USAGE',
+  'IO_ERROR',
+  // VM: load-time validation
+  'VM_BAD_OPCODE',
+  'VM_BAD_REGISTER',
+  'VM_BAD_FIELD',
+  'VM_JUMP_OUT_OF_RANGE',
+  'VM_BAD_LDDW',
+  'VM_FALLTHROUGH',
+  'VM_CALL_DEPTH',
+  'VM_UNKNOWN_HELPER',
+  'VM_EMPTY_PROGRAM',
+  'VM_TOO_LARGE',
+  'VM_UNSUPPORTED',
+  // VM: run time
+  'VM_OOB_ACCESS',
+  'VM_BUDGET_EXHAUSTED',
+  'VM_BAD_CALL_TARGET',
+  'VM_OUT_OF_MEMORY',
+  // Assembler and byte input
+  'ASM_SYNTAX',
+  'ASM_UNKNOWN_MNEMONIC',
+  'ASM_BAD_OPERAND',
+  'ASM_BAD_LABEL',
+  'HEX_BAD_INPUT',
+  // ELF objects
+  'ELF_TRUNCATED',
+  'ELF_BAD_MAGIC',
+  'ELF_BAD_CLASS',
+  'ELF_BAD_MACHINE',
+  'ELF_BAD_SECTION',
+  'ELF_BAD_SYMBOL',
+  'ELF_BAD_RELOC',
+  'ELF_NO_PROGRAM',
+  'ELF_BAD_MAP',
+  'BTF_BAD',
+  'BTF_MISSING',
+  // Captures
+  'PCAP_BAD_MAGIC',
+  'PCAP_TRUNCATED',
+  'PCAP_BAD_BLOCK',
+  'PCAP_BAD_RECORD',
+  // Kernel engine
+  'KERNEL_UNAVAILABLE',
+  'KERNEL_ERROR',
+  // Conformance test files
+  'CONFORMANCE_BAD_FILE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Where an error happened, outermost first, as a person would read it. */
+export interface ErrorLocation {
+  file?: string;
+  section?: string;
+  program?: string;
+  /** Instruction index in 8-byte slots, as llvm-objdump and the verifier count them. */
+  insn?: number;
+  /** Byte offset into a file or section. */
+  offset?: number;
+  line?: number;
+  column?: number;
+  path?: string;
+}
+
+export class TwinpathError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail: string, location: ErrorLocation = {}, options?: { cause?: unknown }) {
+    super(formatMessage(detail, location), options);
+    this.name = 'TwinpathError';
+    this.code = code;
+    this.detail = detail;
+    this.location = location;
+  }
+
+  /** The same error seen from an outer context: the outer location fills what the inner one lacks. */
+  within(outer: ErrorLocation): TwinpathError {
+    const merged: ErrorLocation = { ...outer, ...this.location };
+    const copy = new TwinpathError(this.code, this.detail, merged, { cause: this.cause });
+    copy.stack = this.stack;
+    return copy;
+  }
+}
+
+function formatMessage(detail: string, loc: ErrorLocation): string {
+  const parts: string[] = [];
+  if (loc.file !== undefined) {
+    let f = loc.file;
+    if (loc.line !== undefined) f += `:${loc.line}${loc.column !== undefined ? `:${loc.column}` : ''}`;
+    parts.push(f);
+  }
+  if (loc.program !== undefined) {
+    parts.push(`program "${loc.program}"${loc.section !== undefined ? ` (section "${loc.section}")` : ''}`);
+  } else if (loc.section !== undefined) {
+    parts.push(`section "${loc.section}"`);
+  }
+  if (loc.path !== undefined) parts.push(loc.path);
+  if (loc.offset !== undefined) parts.push(`offset ${loc.offset} (0x${loc.offset.toString(16)})`);
+  if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
+  parts.push(detail);
+  return parts.join(': ');
+}
+
+export function isTwinpathError(e: unknown): e is TwinpathError {
+  return e instanceof TwinpathError;
+}

@@ -1,0 +1,54 @@
+/* The boundary between the wasm VM and TypeScript: status codes, region kinds and helper sets.
+ * scripts/gen-constants.mjs turns these #defines into TypeScript; keep one plain number a line. */
+#ifndef TWINPATH_VM_ABI_H
+#define TWINPATH_VM_ABI_H
+
+/* Status of a load or a run (0 is success). */
+#define VM_OK 0
+#define VM_ERR_BAD_OPCODE 1
+#define VM_ERR_BAD_REGISTER 2
+#define VM_ERR_BAD_FIELD 3
+#define VM_ERR_JUMP_OUT_OF_RANGE 4
+#define VM_ERR_BAD_LDDW 5
+#define VM_ERR_FALLTHROUGH 6
+#define VM_ERR_CALL_DEPTH 7
+#define VM_ERR_UNKNOWN_HELPER 8
+#define VM_ERR_EMPTY_PROGRAM 9
+#define VM_ERR_TOO_LARGE 10
+#define VM_ERR_UNSUPPORTED 11
+#define VM_ERR_OOB_ACCESS 12
+#define VM_ERR_BUDGET_EXHAUSTED 13
+#define VM_ERR_BAD_CALL_TARGET 14
+#define VM_ERR_OUT_OF_MEMORY 15
+
+/* Which field of an instruction VM_ERR_BAD_FIELD or VM_ERR_BAD_REGISTER names (vm_error.detail). */
+#define VM_FIELD_DST 1
+#define VM_FIELD_SRC 2
+#define VM_FIELD_OFF 3
+#define VM_FIELD_IMM 4
+
+/* Kinds of memory region a program may touch. */
+#define VM_REGION_STACK 1
+#define VM_REGION_INPUT 2
+#define VM_REGION_CTX 3
+#define VM_REGION_PACKET 4
+#define VM_REGION_MAP_VALUE 5
+#define VM_REGION_GLOBAL 6
+
+/* Region access rights. */
+#define VM_REGION_READ 1
+#define VM_REGION_WRITE 2
+
+/* Access kinds reported with VM_ERR_OOB_ACCESS. */
+#define VM_ACCESS_READ 1
+#define VM_ACCESS_WRITE 2
+#define VM_ACCESS_ATOMIC 3
+
+/* Helper sets a program is loaded against. */
+#define VM_HELPERS_NONE 0
+#define VM_HELPERS_CONFORMANCE 1
+
+/* Fixed capacities. */
+#define VM_MAX_REGIONS 64
+
+#endif
