@@ -1,0 +1,280 @@
+// The TypeScript face of the wasm VM: load bytecode (validated once, in C), run it on a memory
+// buffer, get r0 or a typed error. Layouts of the structures shared with C are fixed in
+// wasm/vm.c by static assertions; the offsets below must match them.
+
+import { TwinpathError, type ErrorCode } from '../errors.js';
+import * as K from './constants.generated.js';
+import { instantiateVm, type VmExports } from './wasm.js';
+import { describeInsn } from './describe.js';
+
+export type HelperSet = 'none' | 'conformance';
+
+const HELPER_SETS: Record<HelperSet, number> = {
+  none: K.VM_HELPERS_NONE,
+  conformance: K.VM_HELPERS_CONFORMANCE,
+};
+
+export type RegionKind = 'stack' | 'input' | 'ctx' | 'packet' | 'map value' | 'global';
+
+export interface Region {
+  kind: RegionKind;
+  lo: number;
+  len: number;
+  writable: boolean;
+}
+
+/** Statuses from wasm/vm_abi.h, by number, as the error codes of src/errors.ts. */
+const STATUS_CODES: Record<number, ErrorCode> = {
+  [K.VM_ERR_BAD_OPCODE]: 'VM_BAD_OPCODE',
+  [K.VM_ERR_BAD_REGISTER]: 'VM_BAD_REGISTER',
+  [K.VM_ERR_BAD_FIELD]: 'VM_BAD_FIELD',
+  [K.VM_ERR_JUMP_OUT_OF_RANGE]: 'VM_JUMP_OUT_OF_RANGE',
+  [K.VM_ERR_BAD_LDDW]: 'VM_BAD_LDDW',
+  [K.VM_ERR_FALLTHROUGH]: 'VM_FALLTHROUGH',
+  [K.VM_ERR_CALL_DEPTH]: 'VM_CALL_DEPTH',
+  [K.VM_ERR_UNKNOWN_HELPER]: 'VM_UNKNOWN_HELPER',
+  [K.VM_ERR_EMPTY_PROGRAM]: 'VM_EMPTY_PROGRAM',
+  [K.VM_ERR_TOO_LARGE]: 'VM_TOO_LARGE',
+  [K.VM_ERR_UNSUPPORTED]: 'VM_UNSUPPORTED',
+  [K.VM_ERR_OOB_ACCESS]: 'VM_OOB_ACCESS',
+  [K.VM_ERR_BUDGET_EXHAUSTED]: 'VM_BUDGET_EXHAUSTED',
+  [K.VM_ERR_BAD_CALL_TARGET]: 'VM_BAD_CALL_TARGET',
+  [K.VM_ERR_OUT_OF_MEMORY]: 'VM_OUT_OF_MEMORY',
+};
+
+const REGION_KINDS: Record<number, RegionKind> = {
+  [K.VM_REGION_STACK]: 'stack',
+  [K.VM_REGION_INPUT]: 'input',
+  [K.VM_REGION_CTX]: 'ctx',
+  [K.VM_REGION_PACKET]: 'packet',
+  [K.VM_REGION_MAP_VALUE]: 'map value',
+  [K.VM_REGION_GLOBAL]: 'global',
+};
+
+const FIELD_NAMES: Record<number, string> = {
+  [K.VM_FIELD_DST]: 'dst register',
+  [K.VM_FIELD_SRC]: 'src register',
+  [K.VM_FIELD_OFF]: 'offset',
+  [K.VM_FIELD_IMM]: 'immediate',
+};
+
+const ACCESS_NAMES: Record<number, string> = {
+  [K.VM_ACCESS_READ]: 'read',
+  [K.VM_ACCESS_WRITE]: 'write',
+  [K.VM_ACCESS_ATOMIC]: 'atomic read-modify-write',
+};
+
+/** A load or run failure, with the instruction index (in 8-byte slots) and the instruction. */
+export class VmError extends TwinpathError {
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    readonly insnIndex: number,
+    readonly insnText: string,
+    readonly access?: { addr: bigint; size: number; kind: string; allowed: Region[] },
+  ) {
+    super(code, detail, { insn: insnIndex });
+  }
+}
+
+export interface RunOptions {
+  /** Input memory: a copy is passed in r1 with its length in r2; the copy is returned. */
+  memory?: Uint8Array;
+  /** Instructions that may execute before the run is stopped (default 1,000,000). */
+  budget?: number;
+}
+
+export interface RunResult {
+  r0: bigint;
+  /** Instructions executed. */
+  executed: number;
+  /** The input memory after the run. */
+  memory: Uint8Array;
+}
+
+const DEFAULT_BUDGET = K.EBPF_DEFAULT_BUDGET;
+
+/** One VM instance: a wasm module instance holding loaded programs. */
+export class Vm {
+  readonly x: VmExports;
+  private readonly reportAddr: number;
+  private readonly configAddr: number;
+  private scratch = 0;
+  private scratchSize = 0;
+
+  constructor() {
+    this.x = instantiateVm();
+    this.reportAddr = this.x.vm_report_addr();
+    this.configAddr = this.x.vm_config_addr();
+  }
+
+  /** Validates and loads bytecode (8-byte slots); throws VmError naming the instruction. */
+  load(code: Uint8Array, opts: { helpers?: HelperSet } = {}): Program {
+    if (code.length % 8 !== 0) {
+      throw new TwinpathError('HEX_BAD_INPUT', `program is ${code.length} bytes, not a multiple of 8`, {
+        offset: code.length - (code.length % 8),
+      });
+    }
+    const n = code.length / 8;
+    const addr = this.alloc(Math.max(code.length, 8));
+    new Uint8Array(this.x.memory.buffer, addr, code.length).set(code);
+    const handle = this.x.vm_load(addr, n, HELPER_SETS[opts.helpers ?? 'none']);
+    this.x.tp_free(addr);
+    if (handle === 0) throw this.error(code);
+    return new Program(this, handle, code.slice());
+  }
+
+  /** @internal Runs a loaded program. */
+  runHandle(p: Program, opts: RunOptions): RunResult {
+    const x = this.x;
+    const mem = opts.memory ?? new Uint8Array(0);
+    const addr = this.scratchFor(mem.length);
+    new Uint8Array(x.memory.buffer, addr, mem.length).set(mem);
+    const dv = new DataView(x.memory.buffer);
+    const c = this.configAddr;
+    dv.setBigUint64(c + 0, 0n, true);
+    dv.setBigUint64(c + 8, mem.length ? BigInt(addr) : 0n, true);
+    dv.setBigUint64(c + 16, BigInt(mem.length), true);
+    for (let r = 3; r < 6; r++) dv.setBigUint64(c + 8 * r, 0n, true);
+    dv.setBigUint64(c + 48, BigInt(opts.budget ?? DEFAULT_BUDGET), true);
+    let nRegions = 0;
+    if (mem.length) {
+      const o = c + 64;
+      dv.setUint32(o, addr, true);
+      dv.setUint32(o + 4, mem.length, true);
+      dv.setUint32(o + 8, K.VM_REGION_INPUT, true);
+      dv.setUint32(o + 12, K.VM_REGION_READ | K.VM_REGION_WRITE, true);
+      nRegions = 1;
+    }
+    dv.setUint32(c + 56, nRegions, true);
+    const status = x.vm_run(p.handle);
+    if (status !== K.VM_OK) throw this.error(p.code);
+    const rv = new DataView(x.memory.buffer);
+    return {
+      r0: rv.getBigUint64(this.reportAddr + 40, true),
+      executed: Number(rv.getBigUint64(this.reportAddr + 48, true)),
+      memory: new Uint8Array(x.memory.buffer, addr, mem.length).slice(),
+    };
+  }
+
+  private alloc(size: number): number {
+    const a = this.x.tp_alloc(size);
+    if (a === 0) throw new TwinpathError('VM_OUT_OF_MEMORY', `cannot allocate ${size} bytes in the VM`);
+    return a;
+  }
+
+  /** A buffer for run input, reused across runs so a run does not allocate. */
+  private scratchFor(size: number): number {
+    if (size > this.scratchSize || this.scratch === 0) {
+      if (this.scratch) this.x.tp_free(this.scratch);
+      this.scratchSize = Math.max(size, 4096);
+      this.scratch = this.alloc(this.scratchSize);
+    }
+    return this.scratch;
+  }
+
+  /** Builds the error the last load or run left in the report. */
+  private error(code: Uint8Array): VmError {
+    const dv = new DataView(this.x.memory.buffer);
+    const r = this.reportAddr;
+    const status = dv.getUint32(r, true);
+    const pc = dv.getUint32(r + 4, true);
+    const detail = dv.getUint32(r + 32, true);
+    const errCode = STATUS_CODES[status] ?? 'VM_BAD_OPCODE';
+    const text = code.length >= 8 ? describeInsn(code, pc) : '';
+    switch (status) {
+      case K.VM_ERR_OOB_ACCESS: {
+        const addr = dv.getBigUint64(r + 16, true);
+        const size = dv.getUint32(r + 24, true);
+        const kind = ACCESS_NAMES[dv.getUint32(r + 28, true)] ?? 'access';
+        const allowed: Region[] = [
+          { kind: 'stack', lo: dv.getUint32(r + 56, true), len: dv.getUint32(r + 60, true), writable: true },
+        ];
+        const n = dv.getUint32(r + 36, true);
+        for (let k = 0; k < n; k++) {
+          const o = r + 64 + 16 * k;
+          allowed.push({
+            kind: REGION_KINDS[dv.getUint32(o + 8, true)] ?? 'input',
+            lo: dv.getUint32(o, true),
+            len: dv.getUint32(o + 4, true),
+            writable: (dv.getUint32(o + 12, true) & K.VM_REGION_WRITE) !== 0,
+          });
+        }
+        const regions = allowed.map(formatRegion).join(', ');
+        return new VmError(
+          errCode,
+          `${text}: out-of-bounds ${kind} of ${size} bytes at ${hexAddr(addr)}; allowed: ${regions}`,
+          pc,
+          text,
+          { addr, size, kind, allowed },
+        );
+      }
+      case K.VM_ERR_BUDGET_EXHAUSTED:
+        return new VmError(errCode, `${text}: instruction budget exhausted (program did not finish)`, pc, text);
+      default:
+        return new VmError(errCode, `${text}: ${loadDetail(status, detail, pc)}`, pc, text);
+    }
+  }
+}
+
+function loadDetail(status: number, detail: number, pc: number): string {
+  switch (status) {
+    case K.VM_ERR_BAD_OPCODE:
+      return 'unknown opcode';
+    case K.VM_ERR_BAD_REGISTER:
+      return `invalid ${FIELD_NAMES[detail] ?? 'register'} (registers are r0-r10, and r10 is read-only)`;
+    case K.VM_ERR_BAD_FIELD:
+      return `invalid ${FIELD_NAMES[detail] ?? 'field'} for this opcode`;
+    case K.VM_ERR_JUMP_OUT_OF_RANGE:
+      return detail === 1 ? 'jump leaves its function' : 'jump or call target out of range';
+    case K.VM_ERR_BAD_LDDW:
+      return 'incomplete 64-bit immediate load (lddw needs a second slot with only imm set)';
+    case K.VM_ERR_FALLTHROUGH:
+      return 'execution falls through the end of the function (last instruction is not exit or goto)';
+    case K.VM_ERR_CALL_DEPTH:
+      return detail === 0
+        ? 'recursive bpf-to-bpf call'
+        : `call chain needs ${detail} frames; at most ${K.EBPF_MAX_CALL_FRAMES} are allowed`;
+    case K.VM_ERR_UNKNOWN_HELPER:
+      return `unknown helper ${detail}`;
+    case K.VM_ERR_EMPTY_PROGRAM:
+      return 'program has no instructions';
+    case K.VM_ERR_TOO_LARGE:
+      return `program has ${detail} instructions; at most ${K.EBPF_MAX_INSNS} are allowed`;
+    case K.VM_ERR_UNSUPPORTED:
+      return detail > 0
+        ? `64-bit immediate load with src ${detail} needs an object loader to resolve it`
+        : 'instruction not supported by the VM';
+    case K.VM_ERR_BAD_CALL_TARGET:
+      return `callx target ${detail} is not a helper`;
+    case K.VM_ERR_OUT_OF_MEMORY:
+      return 'the VM ran out of memory';
+    default:
+      return `error status ${status} at insn ${pc}`;
+  }
+}
+
+function hexAddr(a: bigint | number): string {
+  return '0x' + a.toString(16);
+}
+
+function formatRegion(r: Region): string {
+  return `${r.kind} [${hexAddr(r.lo)}, ${hexAddr(r.lo + r.len)})${r.writable ? '' : ' read-only'}`;
+}
+
+/** A program loaded into a Vm. */
+export class Program {
+  constructor(
+    readonly vm: Vm,
+    readonly handle: number,
+    readonly code: Uint8Array,
+  ) {}
+
+  run(opts: RunOptions = {}): RunResult {
+    return this.vm.runHandle(this, opts);
+  }
+
+  dispose(): void {
+    this.vm.x.vm_unload(this.handle);
+  }
+}

@@ -1,0 +1,331 @@
+/* The interpreter. It runs code that vm_validate has already checked and decoded, so it never
+ * re-examines an instruction's shape; what it does check on every step is what only the run
+ * can know: each memory access against the regions the program may touch, the instruction
+ * budget, and the target of callx. */
+#include "vm.h"
+
+struct frame {
+  u32 ret_pc;
+  u32 pad;
+  u64 saved[4]; /* r6-r9 */
+  u64 fp;       /* r10 */
+};
+
+static u8 stack_mem[EBPF_STACK_SIZE * EBPF_MAX_CALL_FRAMES] __attribute__((aligned(16)));
+
+/* Slow path of the memory check: the regions other than the stack. */
+static int region_ok(const struct vm_run_config *cfg, u64 addr, u32 size, u32 need) {
+  for (u32 k = 0; k < cfg->n_regions; k++) {
+    const struct vm_region *r = &cfg->regions[k];
+    if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size))
+      return (r->flags & need) == need;
+  }
+  return 0;
+}
+
+static u32 report_oob(const struct vm_prog *prog, const struct vm_run_config *cfg, u32 pc, u64 addr,
+                      u32 size, u32 access, u32 stack_lo, u32 stack_len) {
+  vm_report.status = VM_ERR_OOB_ACCESS;
+  vm_report.pc = pc;
+  vm_report.insn = prog->raw[pc];
+  vm_report.addr = addr;
+  vm_report.size = size;
+  vm_report.access = access;
+  vm_report.stack_lo = stack_lo;
+  vm_report.stack_len = stack_len;
+  vm_report.n_regions = cfg->n_regions;
+  vm_memcpy(vm_report.regions, cfg->regions, cfg->n_regions * sizeof(struct vm_region));
+  return VM_ERR_OOB_ACCESS;
+}
+
+static u32 report(const struct vm_prog *prog, u32 status, u32 pc, u32 detail) {
+  vm_report.status = status;
+  vm_report.pc = pc;
+  vm_report.insn = prog->raw[pc];
+  vm_report.detail = detail;
+  return status;
+}
+
+static inline u16 bswap16(u16 v) { return __builtin_bswap16(v); }
+static inline u32 bswap32(u32 v) { return __builtin_bswap32(v); }
+static inline u64 bswap64(u64 v) { return __builtin_bswap64(v); }
+
+u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
+  const struct dinsn *const code = prog->code;
+  u64 reg[11];
+  struct frame frames[EBPF_MAX_CALL_FRAMES];
+  struct vm_state st = {prog, cfg, 0, 0};
+  u32 depth = 0;
+  u32 pc = 0;
+  const u32 stack_top = (u32)(uptr)stack_mem + sizeof stack_mem;
+  u32 stack_lo = stack_top - EBPF_STACK_SIZE;
+  u32 stack_len = EBPF_STACK_SIZE;
+  u64 budget = cfg->budget ? cfg->budget : EBPF_DEFAULT_BUDGET;
+  u64 left = budget;
+  /* Details of a failing access, filled on the way to the oob label. */
+  u64 bad_addr = 0;
+  u32 bad_size = 0, bad_access = 0;
+
+  for (int k = 0; k < 6; k++) reg[k] = cfg->regs[k];
+  reg[6] = reg[7] = reg[8] = reg[9] = 0;
+  reg[10] = stack_top;
+  vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
+
+/* Address of an access of SIZE bytes at ADDR, or a jump to oob. The stack is tried first: it is
+ * where most accesses go, and one subtraction and compare decides it. */
+#define ACCESS(ADDR, SIZE, KIND, NEED)                                                      \
+  ({                                                                                        \
+    u64 a_ = (ADDR);                                                                        \
+    if (unlikely(a_ - stack_lo > (u64)(stack_len - (SIZE))) && !region_ok(cfg, a_, SIZE, NEED)) { \
+      bad_addr = a_; bad_size = SIZE; bad_access = KIND;                                    \
+      goto oob;                                                                             \
+    }                                                                                       \
+    (u8 *)(uptr)(u32)a_;                                                                    \
+  })
+#define RD(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_READ, VM_REGION_READ)
+#define WR(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_WRITE, VM_REGION_WRITE)
+#define RMW(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_ATOMIC, VM_REGION_READ | VM_REGION_WRITE)
+
+#define DST reg[i->dst]
+#define SRC reg[i->src]
+#define IMM ((u64)i->imm)
+#define DST32 ((u32)reg[i->dst])
+#define SRC32 ((u32)reg[i->src])
+#define IMM32 ((u32)i->imm)
+
+#define BINOP(OPC, OP)                                                                        \
+  case EBPF_CLS_ALU64 | OPC | EBPF_SRC_K: DST = DST OP IMM; break;                             \
+  case EBPF_CLS_ALU64 | OPC | EBPF_SRC_X: DST = DST OP SRC; break;                             \
+  case EBPF_CLS_ALU | OPC | EBPF_SRC_K: DST = (u32)(DST32 OP IMM32); break;                    \
+  case EBPF_CLS_ALU | OPC | EBPF_SRC_X: DST = (u32)(DST32 OP SRC32); break;
+
+#define SHIFT(OPC, T64, T32, OP)                                                              \
+  case EBPF_CLS_ALU64 | OPC | EBPF_SRC_K: DST = (u64)((T64)DST OP (IMM & 63)); break;         \
+  case EBPF_CLS_ALU64 | OPC | EBPF_SRC_X: DST = (u64)((T64)DST OP (SRC & 63)); break;         \
+  case EBPF_CLS_ALU | OPC | EBPF_SRC_K: DST = (u32)((T32)DST32 OP (IMM32 & 31)); break;       \
+  case EBPF_CLS_ALU | OPC | EBPF_SRC_X: DST = (u32)((T32)DST32 OP (SRC32 & 31)); break;
+
+#define JUMP(OPC, T64, T32, OP)                                                               \
+  case EBPF_CLS_JMP | OPC | EBPF_SRC_K: if ((T64)DST OP (T64)IMM) pc += i->off; break;         \
+  case EBPF_CLS_JMP | OPC | EBPF_SRC_X: if ((T64)DST OP (T64)SRC) pc += i->off; break;         \
+  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_K: if ((T32)DST32 OP (T32)IMM32) pc += i->off; break;   \
+  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_X: if ((T32)DST32 OP (T32)SRC32) pc += i->off; break;
+
+#define LOAD(SIZE_BITS, T, ST)                                                                \
+  case EBPF_CLS_LDX | EBPF_MODE_MEM | SIZE_BITS: {                                            \
+    T v_; vm_memcpy(&v_, RD(SRC + i->off, sizeof(T)), sizeof(T)); DST = v_; break; }          \
+  case EBPF_CLS_ST | EBPF_MODE_MEM | SIZE_BITS: {                                             \
+    T v_ = (T)IMM; vm_memcpy(WR(DST + i->off, sizeof(T)), &v_, sizeof(T)); break; }           \
+  case EBPF_CLS_STX | EBPF_MODE_MEM | SIZE_BITS: {                                            \
+    T v_ = (T)SRC; vm_memcpy(WR(DST + i->off, sizeof(T)), &v_, sizeof(T)); break; }
+
+#define LOADSX(SIZE_BITS, T)                                                                  \
+  case EBPF_CLS_LDX | EBPF_MODE_MEMSX | SIZE_BITS: {                                          \
+    T v_; vm_memcpy(&v_, RD(SRC + i->off, sizeof(T)), sizeof(T)); DST = (u64)(s64)v_; break; }
+
+#define ATOMIC(SIZE_BITS, T)                                                                  \
+  case EBPF_CLS_STX | EBPF_MODE_ATOMIC | SIZE_BITS: {                                         \
+    u8 *p_ = RMW(DST + i->off, sizeof(T));                                                    \
+    T old_, new_;                                                                             \
+    vm_memcpy(&old_, p_, sizeof(T));                                                          \
+    T s_ = (T)SRC;                                                                            \
+    switch ((u32)i->imm & ~(u32)EBPF_ATOMIC_FETCH) {                                          \
+    case EBPF_ATOMIC_ADD: new_ = old_ + s_; break;                                            \
+    case EBPF_ATOMIC_OR: new_ = old_ | s_; break;                                             \
+    case EBPF_ATOMIC_AND: new_ = old_ & s_; break;                                            \
+    case EBPF_ATOMIC_XOR: new_ = old_ ^ s_; break;                                            \
+    case EBPF_ATOMIC_XCHG & ~EBPF_ATOMIC_FETCH: new_ = s_; break;                             \
+    default: /* cmpxchg */                                                                    \
+      new_ = old_ == (T)reg[0] ? s_ : old_;                                                   \
+      vm_memcpy(p_, &new_, sizeof(T));                                                        \
+      reg[0] = (u64)old_;                                                                     \
+      goto atomic_done_##T;                                                                   \
+    }                                                                                         \
+    vm_memcpy(p_, &new_, sizeof(T));                                                          \
+    if ((u32)i->imm & EBPF_ATOMIC_FETCH) SRC = (u64)old_;                                     \
+  atomic_done_##T:                                                                            \
+    break; }
+
+  for (;;) {
+    if (unlikely(left == 0)) return report(prog, VM_ERR_BUDGET_EXHAUSTED, pc, 0);
+    left--;
+    const struct dinsn *i = &code[pc++];
+    switch (i->op) {
+      BINOP(EBPF_ALU_ADD, +)
+      BINOP(EBPF_ALU_SUB, -)
+      BINOP(EBPF_ALU_MUL, *)
+      BINOP(EBPF_ALU_OR, |)
+      BINOP(EBPF_ALU_AND, &)
+      BINOP(EBPF_ALU_XOR, ^)
+      SHIFT(EBPF_ALU_LSH, u64, u32, <<)
+      SHIFT(EBPF_ALU_RSH, u64, u32, >>)
+      SHIFT(EBPF_ALU_ARSH, s64, s32, >>)
+
+    /* Division and modulo as RFC 9669 defines them: x / 0 = 0, x % 0 = x; the signed forms
+     * (off = 1) truncate toward zero, and INT_MIN / -1 wraps instead of trapping. */
+    case EBPF_CLS_ALU64 | EBPF_ALU_DIV | EBPF_SRC_K:
+    case EBPF_CLS_ALU64 | EBPF_ALU_DIV | EBPF_SRC_X: {
+      u64 d = (i->op & EBPF_SRC_X) ? SRC : IMM;
+      if (d == 0) DST = 0;
+      else if (i->off == 0) DST = DST / d;
+      else if ((s64)d == -1) DST = -DST;
+      else DST = (u64)((s64)DST / (s64)d);
+      break;
+    }
+    case EBPF_CLS_ALU | EBPF_ALU_DIV | EBPF_SRC_K:
+    case EBPF_CLS_ALU | EBPF_ALU_DIV | EBPF_SRC_X: {
+      u32 d = (i->op & EBPF_SRC_X) ? SRC32 : IMM32;
+      if (d == 0) DST = 0;
+      else if (i->off == 0) DST = DST32 / d;
+      else if ((s32)d == -1) DST = (u32)-DST32;
+      else DST = (u32)((s32)DST32 / (s32)d);
+      break;
+    }
+    case EBPF_CLS_ALU64 | EBPF_ALU_MOD | EBPF_SRC_K:
+    case EBPF_CLS_ALU64 | EBPF_ALU_MOD | EBPF_SRC_X: {
+      u64 d = (i->op & EBPF_SRC_X) ? SRC : IMM;
+      if (d == 0) break;
+      if (i->off == 0) DST = DST % d;
+      else if ((s64)d == -1) DST = 0;
+      else DST = (u64)((s64)DST % (s64)d);
+      break;
+    }
+    case EBPF_CLS_ALU | EBPF_ALU_MOD | EBPF_SRC_K:
+    case EBPF_CLS_ALU | EBPF_ALU_MOD | EBPF_SRC_X: {
+      u32 d = (i->op & EBPF_SRC_X) ? SRC32 : IMM32;
+      if (d == 0) DST = DST32;
+      else if (i->off == 0) DST = DST32 % d;
+      else if ((s32)d == -1) DST = 0;
+      else DST = (u32)((s32)DST32 % (s32)d);
+      break;
+    }
+
+    case EBPF_CLS_ALU64 | EBPF_ALU_NEG: DST = -DST; break;
+    case EBPF_CLS_ALU | EBPF_ALU_NEG: DST = (u32)-DST32; break;
+
+    case EBPF_CLS_ALU64 | EBPF_ALU_MOV | EBPF_SRC_K: DST = IMM; break;
+    case EBPF_CLS_ALU | EBPF_ALU_MOV | EBPF_SRC_K: DST = IMM32; break;
+    case EBPF_CLS_ALU64 | EBPF_ALU_MOV | EBPF_SRC_X:
+      switch (i->off) {
+      case 0: DST = SRC; break;
+      case 8: DST = (u64)(s64)(s8)SRC; break;
+      case 16: DST = (u64)(s64)(s16)SRC; break;
+      default: DST = (u64)(s64)(s32)SRC; break;
+      }
+      break;
+    case EBPF_CLS_ALU | EBPF_ALU_MOV | EBPF_SRC_X:
+      switch (i->off) {
+      case 0: DST = SRC32; break;
+      case 8: DST = (u32)(s32)(s8)SRC; break;
+      default: DST = (u32)(s32)(s16)SRC; break;
+      }
+      break;
+
+    case EBPF_CLS_ALU | EBPF_ALU_END | EBPF_END_TO_LE:
+      DST = i->imm == 16 ? (u16)DST : i->imm == 32 ? (u64)(u32)DST : DST;
+      break;
+    case EBPF_CLS_ALU | EBPF_ALU_END | EBPF_END_TO_BE:
+    case EBPF_CLS_ALU64 | EBPF_ALU_END | EBPF_END_TO_LE:
+      DST = i->imm == 16 ? bswap16((u16)DST) : i->imm == 32 ? (u64)bswap32((u32)DST) : bswap64(DST);
+      break;
+
+    case EBPF_OP_LDDW:
+      DST = (u64)i->imm;
+      pc++;
+      break;
+
+      LOAD(EBPF_SIZE_B, u8, s8)
+      LOAD(EBPF_SIZE_H, u16, s16)
+      LOAD(EBPF_SIZE_W, u32, s32)
+      LOAD(EBPF_SIZE_DW, u64, s64)
+      LOADSX(EBPF_SIZE_B, s8)
+      LOADSX(EBPF_SIZE_H, s16)
+      LOADSX(EBPF_SIZE_W, s32)
+      ATOMIC(EBPF_SIZE_W, u32)
+      ATOMIC(EBPF_SIZE_DW, u64)
+
+    case EBPF_OP_JA: pc += i->off; break;
+    case EBPF_OP_JA32: pc += (s32)i->imm; break;
+      JUMP(EBPF_JMP_JEQ, u64, u32, ==)
+      JUMP(EBPF_JMP_JNE, u64, u32, !=)
+      JUMP(EBPF_JMP_JGT, u64, u32, >)
+      JUMP(EBPF_JMP_JGE, u64, u32, >=)
+      JUMP(EBPF_JMP_JLT, u64, u32, <)
+      JUMP(EBPF_JMP_JLE, u64, u32, <=)
+      JUMP(EBPF_JMP_JSGT, s64, s32, >)
+      JUMP(EBPF_JMP_JSGE, s64, s32, >=)
+      JUMP(EBPF_JMP_JSLT, s64, s32, <)
+      JUMP(EBPF_JMP_JSLE, s64, s32, <=)
+    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_K: if (DST & IMM) pc += i->off; break;
+    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_X: if (DST & SRC) pc += i->off; break;
+    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_K: if (DST32 & IMM32) pc += i->off; break;
+    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_X: if (DST32 & SRC32) pc += i->off; break;
+
+    case EBPF_OP_CALL:
+      if (i->src == EBPF_PSEUDO_CALL_HELPER) {
+        reg[0] = ((helper_fn)(uptr)i->imm)(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
+        if (unlikely(st.stop)) {
+          reg[0] = st.stop_r0;
+          goto done;
+        }
+        break;
+      }
+      /* bpf-to-bpf call: a new frame with its own 512 bytes of stack below the caller's. */
+      if (unlikely(depth + 1 >= EBPF_MAX_CALL_FRAMES))
+        return report(prog, VM_ERR_CALL_DEPTH, pc - 1, depth + 2);
+      frames[depth].ret_pc = pc;
+      frames[depth].saved[0] = reg[6];
+      frames[depth].saved[1] = reg[7];
+      frames[depth].saved[2] = reg[8];
+      frames[depth].saved[3] = reg[9];
+      frames[depth].fp = reg[10];
+      depth++;
+      reg[10] -= EBPF_STACK_SIZE;
+      stack_lo -= EBPF_STACK_SIZE;
+      stack_len += EBPF_STACK_SIZE;
+      vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
+      pc += (s32)i->imm;
+      break;
+
+    case EBPF_OP_CALLX: {
+      /* RFC 9669 callx: the register holds a helper id. */
+      u64 target = DST;
+      helper_fn fn = target <= 0xffffffffull ? vm_find_helper(prog->helper_set, (u32)target) : NULL;
+      if (!fn) return report(prog, VM_ERR_BAD_CALL_TARGET, pc - 1, (u32)target);
+      reg[0] = fn(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      if (unlikely(st.stop)) {
+        reg[0] = st.stop_r0;
+        goto done;
+      }
+      break;
+    }
+
+    case EBPF_OP_EXIT:
+      if (depth == 0) goto done;
+      depth--;
+      pc = frames[depth].ret_pc;
+      reg[6] = frames[depth].saved[0];
+      reg[7] = frames[depth].saved[1];
+      reg[8] = frames[depth].saved[2];
+      reg[9] = frames[depth].saved[3];
+      reg[10] = frames[depth].fp;
+      stack_lo += EBPF_STACK_SIZE;
+      stack_len -= EBPF_STACK_SIZE;
+      break;
+
+    default:
+      /* Unreachable for validated code; kept so a decoding bug cannot run off into memory. */
+      return report(prog, VM_ERR_BAD_OPCODE, pc - 1, 0);
+    }
+  }
+
+done:
+  vm_report.status = VM_OK;
+  vm_report.r0 = reg[0];
+  vm_report.executed = budget - left;
+  return VM_OK;
+
+oob:
+  vm_report.executed = budget - left;
+  return report_oob(prog, cfg, pc - 1, bad_addr, bad_size, bad_access, stack_lo, stack_len);
+}

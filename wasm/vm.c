@@ -1,0 +1,80 @@
+/* The exported surface of the VM module: memory for TypeScript to fill, program load and unload,
+ * and runs. Everything crossing the boundary is a plain number or an address in linear memory. */
+#include "vm.h"
+
+struct vm_report vm_report;
+static struct vm_run_config run_config;
+
+#define MAX_PROGS 4096
+static struct vm_prog *progs[MAX_PROGS];
+
+EXPORT("tp_alloc") u32 tp_alloc(u32 size) { return (u32)(uptr)vm_malloc(size); }
+EXPORT("tp_free") void tp_free(u32 addr) { vm_free((void *)(uptr)addr); }
+EXPORT("vm_report_addr") u32 vm_report_addr(void) { return (u32)(uptr)&vm_report; }
+EXPORT("vm_config_addr") u32 vm_config_addr(void) { return (u32)(uptr)&run_config; }
+
+static void clear_report(void) { vm_memset(&vm_report, 0, sizeof vm_report); }
+
+/* Loads n 8-byte slots at `insns` (copied, so the caller may free them). Returns a program
+ * handle > 0, or 0 with the reason in vm_report. */
+EXPORT("vm_load") u32 vm_load(u32 insns, u32 n, u32 helper_set) {
+  clear_report();
+  u32 slot = 0;
+  for (u32 k = 1; k < MAX_PROGS; k++)
+    if (!progs[k]) { slot = k; break; }
+  struct vm_prog *p = vm_calloc(sizeof *p);
+  u64 *raw = n ? vm_malloc(n * 8) : NULL;
+  struct dinsn *code = n ? vm_malloc(n * sizeof(struct dinsn)) : NULL;
+  if (!slot || !p || (n && (!raw || !code))) {
+    vm_free(p); vm_free(raw); vm_free(code);
+    vm_report.status = VM_ERR_OUT_OF_MEMORY;
+    return 0;
+  }
+  if (n) vm_memcpy(raw, (const void *)(uptr)insns, n * 8);
+  if (vm_validate(raw, n, helper_set, code) != VM_OK) {
+    vm_free(p); vm_free(raw); vm_free(code);
+    return 0;
+  }
+  p->n_slots = n;
+  p->helper_set = helper_set;
+  p->raw = raw;
+  p->code = code;
+  progs[slot] = p;
+  return slot;
+}
+
+EXPORT("vm_unload") void vm_unload(u32 handle) {
+  if (handle == 0 || handle >= MAX_PROGS || !progs[handle]) return;
+  struct vm_prog *p = progs[handle];
+  vm_free((void *)p->raw);
+  vm_free(p->code);
+  vm_free(p);
+  progs[handle] = NULL;
+}
+
+/* Runs a program with the registers, budget and regions written at vm_config_addr(). Returns
+ * the status; r0 and the instruction count are in vm_report. */
+EXPORT("vm_run") u32 vm_run(u32 handle) {
+  if (handle == 0 || handle >= MAX_PROGS || !progs[handle]) {
+    clear_report();
+    vm_report.status = VM_ERR_BAD_CALL_TARGET;
+    return VM_ERR_BAD_CALL_TARGET;
+  }
+  if (run_config.n_regions > VM_MAX_REGIONS) run_config.n_regions = VM_MAX_REGIONS;
+  vm_report.status = VM_OK;
+  return vm_execute(progs[handle], &run_config);
+}
+
+/* The layouts TypeScript reads and writes (src/vm/vm.ts); a change here must change it there. */
+_Static_assert(__builtin_offsetof(struct vm_run_config, budget) == 48, "config layout");
+_Static_assert(__builtin_offsetof(struct vm_run_config, n_regions) == 56, "config layout");
+_Static_assert(__builtin_offsetof(struct vm_run_config, regions) == 64, "config layout");
+_Static_assert(sizeof(struct vm_region) == 16, "region layout");
+_Static_assert(__builtin_offsetof(struct vm_report, insn) == 8, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, addr) == 16, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, size) == 24, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, detail) == 32, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, r0) == 40, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, executed) == 48, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, stack_lo) == 56, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, regions) == 64, "report layout");

@@ -1,0 +1,110 @@
+/* Internal declarations of the twinpath eBPF VM: decoded programs, run state, the allocator.
+ * Freestanding C for wasm32: no libc, only compiler builtins. */
+#ifndef TWINPATH_VM_H
+#define TWINPATH_VM_H
+
+#include "ebpf.h"
+#include "vm_abi.h"
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef signed char s8;
+typedef short s16;
+typedef int s32;
+typedef long long s64;
+typedef unsigned long uptr;
+
+#define NULL ((void *)0)
+#define EXPORT(name) __attribute__((export_name(name)))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* A validated instruction, decoded once at load so the interpreter never re-parses a slot.
+ * imm is sign-extended (or the whole 64-bit value of an lddw, or the helper's address). */
+struct dinsn {
+  u8 op;
+  u8 dst;
+  u8 src;
+  u8 pad;
+  s32 off;
+  s64 imm;
+};
+
+struct vm_state;
+typedef u64 (*helper_fn)(struct vm_state *st, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
+
+struct helper_def {
+  u32 id;
+  helper_fn fn;
+};
+
+struct vm_prog {
+  u32 n_slots;
+  u32 helper_set;
+  const u64 *raw;     /* the original slots, for error reports */
+  struct dinsn *code; /* one decoded entry per slot */
+};
+
+/* A memory region a program may touch: [lo, lo + len). */
+struct vm_region {
+  u32 lo;
+  u32 len;
+  u32 kind;
+  u32 flags;
+};
+
+/* What TypeScript writes before a run. */
+struct vm_run_config {
+  u64 regs[6];  /* r0..r5 on entry (r1..r5 are the arguments) */
+  u64 budget;   /* instructions that may execute; 0 means EBPF_DEFAULT_BUDGET */
+  u32 n_regions;
+  u32 pad;
+  struct vm_region regions[VM_MAX_REGIONS];
+};
+
+/* What a run or a load reports back. */
+struct vm_report {
+  u32 status;
+  u32 pc;        /* instruction index of the failure, in slots */
+  u64 insn;      /* the raw slot at pc */
+  u64 addr;      /* VM_ERR_OOB_ACCESS: the address accessed */
+  u32 size;      /* VM_ERR_OOB_ACCESS: bytes accessed */
+  u32 access;    /* VM_ACCESS_* */
+  u32 detail;    /* VM_FIELD_* for field errors; helper id; call depth */
+  u32 n_regions; /* the regions allowed at the failure */
+  u64 r0;
+  u64 executed;  /* instructions executed */
+  u32 stack_lo;  /* the stack region allowed at the failure */
+  u32 stack_len;
+  struct vm_region regions[VM_MAX_REGIONS];
+};
+
+struct vm_state {
+  const struct vm_prog *prog;
+  struct vm_run_config *cfg;
+  u32 stop;      /* set by a helper to end the program (the conformance "unwind" helper) */
+  u64 stop_r0;
+};
+
+extern struct vm_report vm_report;
+
+/* alloc.c */
+void *vm_malloc(u32 size);
+void *vm_calloc(u32 size);
+void vm_free(void *p);
+
+/* helpers.c */
+helper_fn vm_find_helper(u32 set, u32 id);
+
+/* validate.c */
+u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out);
+
+/* interp.c */
+u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg);
+
+static inline void vm_memset(void *d, int c, u32 n) { __builtin_memset(d, c, n); }
+static inline void vm_memcpy(void *d, const void *s, u32 n) { __builtin_memcpy(d, s, n); }
+
+#endif
