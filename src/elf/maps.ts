@@ -165,6 +165,7 @@ export function readBtfMaps(elf: ElfFile, btf: Btf | undefined, file?: string): 
     // clang leaves DATASEC offsets for libbpf to fix up from the symbol table; do the same.
     const sym = elf.symbols.find((s) => s.shndx === sec.index && s.name === varType.name);
     const offset = sym ? Number(sym.value) : v.offset;
+    v.offset = offset;
     // A definition with initial values is larger than its type: the flexible `values` array
     // takes room only in the symbol's size.
     const size = Math.max(typeSize(btf, varType.id), sym ? Number(sym.size) : 0);
@@ -218,9 +219,13 @@ export function readDataMaps(elf: ElfFile, btf: Btf | undefined): MapSpec[] {
     const variables: GlobalVariable[] = [];
     const datasec = btf ? findType(btf, 'datasec', s.name) : undefined;
     if (btf && datasec) {
+      datasec.size = s.size;
       for (const v of datasec.vars ?? []) {
         const vt = btf.types[v.type]!;
         const sym = elf.symbols.find((y) => y.shndx === s.index && y.name === vt.name);
+        // As libbpf does: clang leaves DATASEC offsets and size for the loader to fill in from
+        // the symbol table, and formatValue needs them right.
+        if (sym) v.offset = Number(sym.value);
         variables.push({
           name: vt.name, offset: sym ? Number(sym.value) : v.offset, size: v.size || typeSize(btf, vt.id),
           typeId: vt.type ?? 0, typeName: typeName(btf, vt.type ?? 0),
