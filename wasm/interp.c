@@ -13,9 +13,9 @@ struct frame {
 
 static u8 stack_mem[EBPF_STACK_SIZE * EBPF_MAX_CALL_FRAMES] __attribute__((aligned(16)));
 
-/* Slow path of the memory check: the regions other than the stack. */
+/* Slow path of the memory check: the regions after the first (which the fast path tries). */
 static int region_ok(const struct vm_run_config *cfg, u64 addr, u32 size, u32 need) {
-  for (u32 k = 0; k < cfg->n_regions; k++) {
+  for (u32 k = 1; k < cfg->n_regions; k++) {
     const struct vm_region *r = &cfg->regions[k];
     if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size))
       return (r->flags & need) == need;
@@ -63,6 +63,12 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
   u64 budget = cfg->budget ? cfg->budget : EBPF_DEFAULT_BUDGET;
   u64 left = budget;
   /* Details of a failing access, filled on the way to the oob label. */
+  /* The first region (the packet or the input) is checked inline like the stack; the rest in
+   * region_ok. An empty or read-only first region is left to region_ok. */
+  const struct vm_region *r0 = cfg->n_regions ? &cfg->regions[0] : NULL;
+  int r0_rw = r0 && r0->len && r0->flags == (VM_REGION_READ | VM_REGION_WRITE);
+  u32 hot_lo = r0_rw ? r0->lo : 0;
+  u32 hot_len = r0_rw ? r0->len : 0;
   u64 bad_addr = 0;
   u32 bad_size = 0, bad_access = 0;
 
@@ -76,7 +82,9 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
 #define ACCESS(ADDR, SIZE, KIND, NEED)                                                      \
   ({                                                                                        \
     u64 a_ = (ADDR);                                                                        \
-    if (unlikely(a_ - stack_lo > (u64)(stack_len - (SIZE))) && !region_ok(cfg, a_, SIZE, NEED)) { \
+    if (unlikely(a_ - stack_lo > (u64)(stack_len - (SIZE))) &&                              \
+        (hot_len < (SIZE) || a_ - hot_lo > (u64)(hot_len - (SIZE))) &&                       \
+        !region_ok(cfg, a_, SIZE, NEED)) {                                                   \
       bad_addr = a_; bad_size = SIZE; bad_access = KIND;                                    \
       goto oob;                                                                             \
     }                                                                                       \

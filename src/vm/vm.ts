@@ -84,15 +84,48 @@ export interface RunOptions {
   budget?: number;
 }
 
-export interface RunResult {
-  r0: bigint;
-  /** Instructions executed. */
-  executed: number;
-  /** The input memory after the run. */
-  memory: Uint8Array;
+/**
+ * The outcome of a run. r0 and the memory are read from the VM when first asked for (and so
+ * must be read before the next run of the same Vm): most callers want one of them, and building
+ * a BigInt and a copy for every run costs more than a short program does.
+ */
+export class RunResult {
+  readonly executed: number;
+  readonly #r0lo: number;
+  readonly #r0hi: number;
+  #memory?: Uint8Array;
+
+  constructor(
+    private readonly vm: Vm,
+    report: number,
+    private readonly addr: number,
+    private readonly len: number,
+  ) {
+    const w = vm.words();
+    this.#r0lo = w[report + 10];
+    this.#r0hi = w[report + 11];
+    this.executed = w[report + 12] + w[report + 13] * 2 ** 32;
+  }
+
+  /** r0 at exit, all 64 bits. */
+  get r0(): bigint {
+    return (BigInt(this.#r0hi) << 32n) | BigInt(this.#r0lo);
+  }
+
+  /** The low 32 bits of r0, what tc and XDP read as the program's return code. */
+  get retval(): number {
+    return this.#r0lo;
+  }
+
+  /** The input memory as the program left it. */
+  get memory(): Uint8Array {
+    this.#memory ??= this.len ? this.vm.bytes().slice(this.addr, this.addr + this.len) : EMPTY;
+    return this.#memory;
+  }
 }
 
 const DEFAULT_BUDGET = K.EBPF_DEFAULT_BUDGET;
+const EMPTY = new Uint8Array(0);
 
 /** One VM instance: a wasm module instance holding loaded programs. */
 export class Vm {
@@ -127,34 +160,47 @@ export class Vm {
   /** @internal Runs a loaded program. */
   runHandle(p: Program, opts: RunOptions): RunResult {
     const x = this.x;
-    const mem = opts.memory ?? new Uint8Array(0);
+    const mem = opts.memory ?? EMPTY;
     const addr = this.scratchFor(mem.length);
-    new Uint8Array(x.memory.buffer, addr, mem.length).set(mem);
-    const dv = new DataView(x.memory.buffer);
-    const c = this.configAddr;
-    dv.setBigUint64(c + 0, 0n, true);
-    dv.setBigUint64(c + 8, mem.length ? BigInt(addr) : 0n, true);
-    dv.setBigUint64(c + 16, BigInt(mem.length), true);
-    for (let r = 3; r < 6; r++) dv.setBigUint64(c + 8 * r, 0n, true);
-    dv.setBigUint64(c + 48, BigInt(opts.budget ?? DEFAULT_BUDGET), true);
-    let nRegions = 0;
+    const u8 = this.bytes();
+    u8.set(mem, addr);
+    // The config is written through 32-bit words: BigInt stores cost more than the run itself
+    // for short programs. Offsets: regs[6] at 0, budget at 48, n_regions at 56, regions at 64.
+    const w = this.words();
+    const c = this.configAddr >>> 2;
+    w.fill(0, c, c + 12);
     if (mem.length) {
-      const o = c + 64;
-      dv.setUint32(o, addr, true);
-      dv.setUint32(o + 4, mem.length, true);
-      dv.setUint32(o + 8, K.VM_REGION_INPUT, true);
-      dv.setUint32(o + 12, K.VM_REGION_READ | K.VM_REGION_WRITE, true);
-      nRegions = 1;
+      w[c + 2] = addr; // r1
+      w[c + 4] = mem.length; // r2
     }
-    dv.setUint32(c + 56, nRegions, true);
+    const budget = opts.budget ?? DEFAULT_BUDGET;
+    w[c + 12] = budget >>> 0;
+    w[c + 13] = Math.floor(budget / 2 ** 32);
+    if (mem.length) {
+      w[c + 14] = 1;
+      w[c + 16] = addr;
+      w[c + 17] = mem.length;
+      w[c + 18] = K.VM_REGION_INPUT;
+      w[c + 19] = K.VM_REGION_READ | K.VM_REGION_WRITE;
+    } else {
+      w[c + 14] = 0;
+    }
     const status = x.vm_run(p.handle);
     if (status !== K.VM_OK) throw this.error(p.code);
-    const rv = new DataView(x.memory.buffer);
-    return {
-      r0: rv.getBigUint64(this.reportAddr + 40, true),
-      executed: Number(rv.getBigUint64(this.reportAddr + 48, true)),
-      memory: new Uint8Array(x.memory.buffer, addr, mem.length).slice(),
-    };
+    return new RunResult(this, this.reportAddr >>> 2, addr, mem.length);
+  }
+
+  /** Views of linear memory, renewed when the memory grows (growth detaches the old buffer). */
+  private u8view?: Uint8Array;
+  private u32view?: Uint32Array;
+  bytes(): Uint8Array {
+    if (!this.u8view || this.u8view.buffer !== this.x.memory.buffer) this.u8view = new Uint8Array(this.x.memory.buffer);
+    return this.u8view;
+  }
+  /** @internal */
+  words(): Uint32Array {
+    if (!this.u32view || this.u32view.buffer !== this.x.memory.buffer) this.u32view = new Uint32Array(this.x.memory.buffer);
+    return this.u32view;
   }
 
   private alloc(size: number): number {

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// twinpath benchmarks: figures, never assertions. Each figure is measured after a warm-up (V8
+// runs a module's first calls in its baseline tier) and reported with ratios from the same run,
+// since these machines are shared and noisy. Run with `npm run bench`.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Vm } from '../dist/vm/vm.js';
+import { readElf, sectionByName } from '../dist/elf/elf.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const now = () => process.hrtime.bigint();
+
+/** Median of `rounds` timings of `iterations` calls to fn, in ns per call. */
+function measure(fn, iterations, rounds = 7) {
+  for (let k = 0; k < Math.min(iterations, 20000); k++) fn(); // warm-up
+  const per = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = now();
+    for (let k = 0; k < iterations; k++) fn();
+    per.push(Number(now() - t) / iterations);
+  }
+  per.sort((a, b) => a - b);
+  return per[rounds >> 1];
+}
+
+function insn(op, dst, src, off, imm) {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  b[0] = op;
+  b[1] = (src << 4) | dst;
+  dv.setInt16(2, off, true);
+  dv.setInt32(4, imm, true);
+  return b;
+}
+const concat = (parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, (o += p.length) - p.length);
+  return out;
+};
+
+/** A 64-byte Ethernet/IPv4/TCP SYN from 192.168.1.10:40000 to 10.0.0.5:8080. */
+function tcpSyn() {
+  const p = new Uint8Array(64);
+  p.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00], 0);
+  p.set([0x45, 0, 0, 50, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 168, 1, 10, 10, 0, 0, 5], 14);
+  p.set([0x9c, 0x40, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0], 34);
+  return p;
+}
+
+const vm = new Vm();
+const lines = [];
+
+// 1. A tight arithmetic loop: r0 += r1; r1 += 1; while r1 != N.
+const N = 100000;
+const loop = vm.load(
+  concat([
+    insn(0xb7, 0, 0, 0, 0),
+    insn(0xb7, 1, 0, 0, 0),
+    insn(0x0f, 0, 1, 0, 0),
+    insn(0x07, 1, 0, 0, 1),
+    insn(0x55, 1, 0, -3, N),
+    insn(0x95, 0, 0, 0, 0),
+  ]),
+);
+const loopExecuted = loop.run().executed;
+const loopNs = measure(() => loop.run(), 20, 9);
+lines.push(['arithmetic loop', loopExecuted, loopNs]);
+
+// 2. The clang-compiled packet program (bpf/bench/packet.bpf.c), on a 64-byte TCP packet.
+const objPath = `${root}bpf/bench/packet.bpf.o`;
+const elf = readElf(new Uint8Array(readFileSync(objPath)), 'bpf/bench/packet.bpf.o');
+const prog = vm.load(sectionByName(elf, 'raw').data);
+const packet = tcpSyn();
+const first = prog.run({ memory: packet });
+const pktNs = measure(() => prog.run({ memory: packet }), 200000);
+lines.push(['packet program (64-byte TCP)', first.executed, pktNs]);
+
+// 3. The cost of an empty run (r0 = 0; exit): the fixed price of crossing into the VM.
+const empty = vm.load(concat([insn(0xb7, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)]));
+const emptyNs = measure(() => empty.run({ memory: packet }), 200000);
+
+console.log(`twinpath VM benchmark (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`);
+console.log('');
+console.log('program                          insns/run      ns/run   ns/insn');
+for (const [name, executed, ns] of lines) {
+  console.log(
+    `${name.padEnd(32)} ${String(executed).padStart(9)} ${ns.toFixed(0).padStart(11)} ${(ns / executed).toFixed(2).padStart(9)}`,
+  );
+}
+console.log('');
+console.log(`fixed cost of one run (2-insn program, 64-byte input): ${emptyNs.toFixed(0)} ns`);
+console.log(
+  `packet program excluding that fixed cost: ${((pktNs - emptyNs) / first.executed).toFixed(2)} ns/insn; ` +
+    `packet program / arithmetic loop per insn: ${(pktNs / first.executed / (loopNs / loopExecuted)).toFixed(2)}x`,
+);
+console.log(`verdict of the bench packet: r0 = ${first.r0}`);
