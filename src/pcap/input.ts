@@ -42,7 +42,9 @@ export class Cursor {
 }
 
 /** Runs a parser over bytes already in memory. */
-export function* runSync(parser: Parser, bytes: Uint8Array): Generator<CaptureRecord> {
+export function* runSync(parser: Parser, input: Uint8Array): Generator<CaptureRecord> {
+  // A plain Uint8Array view: Buffer's slice() would share memory where parsers expect a copy.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   let pos = 0;
   let step = parser.next();
   while (!step.done) {
