@@ -322,7 +322,8 @@ static napi_value object_info(napi_env env, napi_callback_info info) {
     tp_set(env, o, "typeName", tp_str(env, tp_or_unknown(libbpf_bpf_prog_type_str(type))));
     tp_set(env, o, "autoload", tp_bool(env, bpf_program__autoload(p)));
     tp_set(env, o, "insnCount", tp_num(env, (double)bpf_program__insn_cnt(p)));
-    tp_set(env, o, "fd", tp_num(env, bpf_program__fd(p)));
+    /* libbpf answers -errno before load; one "no fd" value is simpler for callers */
+    tp_set(env, o, "fd", tp_num(env, bpf_program__fd(p) < 0 ? -1 : bpf_program__fd(p)));
     napi_set_element(env, progs, i++, o);
   }
   i = 0;
@@ -341,7 +342,7 @@ static napi_value object_info(napi_env env, napi_callback_info info) {
     tp_set(env, o, "internal", tp_bool(env, bpf_map__is_internal(m)));
     const char *pin = bpf_map__pin_path(m);
     tp_set(env, o, "pinPath", pin ? tp_str(env, pin) : tp_null(env));
-    tp_set(env, o, "fd", tp_num(env, bpf_map__fd(m)));
+    tp_set(env, o, "fd", tp_num(env, bpf_map__fd(m) < 0 ? -1 : bpf_map__fd(m)));
     napi_set_element(env, maps, i++, o);
   }
   tp_list_ctx l = {env, globals, 0};
