@@ -170,11 +170,12 @@ static s64 jump_target(const struct dinsn *d, u32 pc) {
   return (s64)pc + 1 + d->off;
 }
 
-/* Longest chain of frames starting at function f; -1 on recursion. `state`: 0 unvisited,
- * 1 on the current path, 2 done (depth in `depth`). */
-static s32 call_depth(u32 f, const u32 *func_of, const u32 *starts, u32 n_funcs, u32 n,
-                      const struct dinsn *code, u8 *state, u32 *depth, u32 *bad_pc) {
-  if (state[f] == 2) return (s32)depth[f];
+/* Height of function f: the most frames a call chain starting in f uses (1 for a leaf), or -1
+ * on recursion, with the call that closes the cycle in *bad_pc. `state`: 0 unvisited, 1 on the
+ * current path, 2 done. */
+static s32 call_height(u32 f, const u32 *func_of, const u32 *starts, u32 n_funcs, u32 n,
+                       const struct dinsn *code, u8 *state, u32 *height, u32 *bad_pc) {
+  if (state[f] == 2) return (s32)height[f];
   if (state[f] == 1) return -1;
   state[f] = 1;
   u32 end = f + 1 < n_funcs ? starts[f + 1] : n;
@@ -182,19 +183,38 @@ static s32 call_depth(u32 f, const u32 *func_of, const u32 *starts, u32 n_funcs,
   for (u32 pc = starts[f]; pc < end; pc++) {
     const struct dinsn *d = &code[pc];
     if (d->op == EBPF_OP_CALL && d->src == EBPF_PSEUDO_CALL_LOCAL) {
-      u32 callee = func_of[pc + 1 + d->imm];
-      s32 sub = call_depth(callee, func_of, starts, n_funcs, n, code, state, depth, bad_pc);
+      s32 sub = call_height(func_of[pc + 1 + d->imm], func_of, starts, n_funcs, n, code, state, height, bad_pc);
       if (sub < 0) {
         if (*bad_pc == (u32)-1) *bad_pc = pc;
         return -1;
       }
       if ((u32)sub + 1 > best) best = (u32)sub + 1;
-      if (best > EBPF_MAX_CALL_FRAMES && *bad_pc == (u32)-1) *bad_pc = pc;
     }
   }
   state[f] = 2;
-  depth[f] = best;
+  height[f] = best;
   return (s32)best;
+}
+
+/* The call that opens one frame too many: walk down from main along a chain that is too deep
+ * until the frame that may not call any further. */
+static u32 deepest_bad_call(const u32 *func_of, const u32 *starts, u32 n_funcs, u32 n,
+                            const struct dinsn *code, const u32 *height) {
+  u32 f = 0;
+  for (u32 frames = 1;; frames++) {
+    u32 end = f + 1 < n_funcs ? starts[f + 1] : n;
+    for (u32 pc = starts[f]; pc < end; pc++) {
+      const struct dinsn *d = &code[pc];
+      if (d->op != EBPF_OP_CALL || d->src != EBPF_PSEUDO_CALL_LOCAL) continue;
+      u32 callee = func_of[pc + 1 + d->imm];
+      if (frames + height[callee] <= EBPF_MAX_CALL_FRAMES) continue;
+      if (frames == EBPF_MAX_CALL_FRAMES) return pc;
+      f = callee;
+      goto next;
+    }
+    return 0; /* unreachable when height[0] is too large */
+  next:;
+  }
 }
 
 u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out) {
@@ -279,9 +299,13 @@ u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out) {
 
   /* Pass 4: bpf-to-bpf calls may nest EBPF_MAX_CALL_FRAMES frames deep, without recursion. */
   u32 bad_pc = (u32)-1;
-  s32 frames = call_depth(0, func_of, starts, n_funcs, n, out, state, depth, &bad_pc);
-  if (frames < 0 || frames > EBPF_MAX_CALL_FRAMES) {
-    status = fail(VM_ERR_CALL_DEPTH, bad_pc == (u32)-1 ? 0 : bad_pc, frames < 0 ? 0 : (u32)frames);
+  s32 frames = call_height(0, func_of, starts, n_funcs, n, out, state, depth, &bad_pc);
+  if (frames < 0) {
+    status = fail(VM_ERR_CALL_DEPTH, bad_pc, 0);
+    goto out;
+  }
+  if (frames > EBPF_MAX_CALL_FRAMES) {
+    status = fail(VM_ERR_CALL_DEPTH, deepest_bad_call(func_of, starts, n_funcs, n, out, depth), (u32)frames);
     goto out;
   }
 

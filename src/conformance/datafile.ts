@@ -15,6 +15,8 @@ export interface ConformanceTest {
   result?: bigint;
   /** Expected error text instead of a result. */
   error?: string;
+  /** Instruction budget for the run (twinpath's own test files; the suite has none). */
+  budget?: number;
 }
 
 export function parseConformanceFile(text: string, file = '<input>'): ConformanceTest {
@@ -24,6 +26,7 @@ export function parseConformanceFile(text: string, file = '<input>'): Conformanc
   const mem: number[] = [];
   let result: bigint | undefined;
   let error: string | undefined;
+  let budget: number | undefined;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     let line = lines[n]!.replace(/\r$/, '');
@@ -61,6 +64,10 @@ export function parseConformanceFile(text: string, file = '<input>'): Conformanc
       case 'error':
         error = body;
         break;
+      case 'budget':
+        if (!/^\d+$/.test(body)) throw bad(`bad budget ${JSON.stringify(body)}`);
+        budget = Number(body);
+        break;
       default:
         break;
     }
@@ -68,7 +75,7 @@ export function parseConformanceFile(text: string, file = '<input>'): Conformanc
   if (result === undefined && error === undefined) {
     throw new TwinpathError('CONFORMANCE_BAD_FILE', 'no -- result or -- error section', { file });
   }
-  const test: ConformanceTest = { asm: asm.join('\n') + '\n', memory: Uint8Array.from(mem), result, error };
+  const test: ConformanceTest = { asm: asm.join('\n') + '\n', memory: Uint8Array.from(mem), result, error, budget };
   if (raw.length) {
     const bytes = new Uint8Array(raw.length * 8);
     const dv = new DataView(bytes.buffer);

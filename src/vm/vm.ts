@@ -93,6 +93,7 @@ export class RunResult {
   readonly executed: number;
   readonly #r0lo: number;
   readonly #r0hi: number;
+  readonly #run: number;
   #memory?: Uint8Array;
 
   constructor(
@@ -102,6 +103,7 @@ export class RunResult {
     private readonly len: number,
   ) {
     const w = vm.words();
+    this.#run = vm.runs;
     this.#r0lo = w[report + 10];
     this.#r0hi = w[report + 11];
     this.executed = w[report + 12] + w[report + 13] * 2 ** 32;
@@ -119,7 +121,12 @@ export class RunResult {
 
   /** The input memory as the program left it. */
   get memory(): Uint8Array {
-    this.#memory ??= this.len ? this.vm.bytes().slice(this.addr, this.addr + this.len) : EMPTY;
+    if (this.#memory === undefined) {
+      if (this.vm.runs !== this.#run) {
+        throw new TwinpathError('USAGE', 'the memory of a run must be read before the next run of the same Vm');
+      }
+      this.#memory = this.len ? this.vm.bytes().slice(this.addr, this.addr + this.len) : EMPTY;
+    }
     return this.#memory;
   }
 }
@@ -133,6 +140,8 @@ export class Vm {
   private readonly reportAddr: number;
   private readonly configAddr: number;
   private scratch = 0;
+  /** Runs so far; a RunResult reads memory only while it is the latest run. */
+  runs = 0;
   private scratchSize = 0;
 
   constructor() {
@@ -174,6 +183,9 @@ export class Vm {
       w[c + 4] = mem.length; // r2
     }
     const budget = opts.budget ?? DEFAULT_BUDGET;
+    if (!Number.isSafeInteger(budget) || budget <= 0) {
+      throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+    }
     w[c + 12] = budget >>> 0;
     w[c + 13] = Math.floor(budget / 2 ** 32);
     if (mem.length) {
@@ -185,6 +197,7 @@ export class Vm {
     } else {
       w[c + 14] = 0;
     }
+    this.runs++;
     const status = x.vm_run(p.handle);
     if (status !== K.VM_OK) throw this.error(p.code);
     return new RunResult(this, this.reportAddr >>> 2, addr, mem.length);
