@@ -83,9 +83,10 @@ export function* parseClassic(cur: Cursor, fmt: ClassicFormat, opts: ClassicOpti
       excess = capturedLength - snaplen;
       capturedLength = snaplen;
     }
-    const body = yield* cur.read(capturedLength);
-    if (body.length < capturedLength || (yield* cur.skip(excess)) < excess) {
-      throw cur.error('PCAP_TRUNCATED', `record data cut short after ${body.length} of ${capturedLength + excess} bytes`, recordOffset);
+    // Copied before anything else is asked of the input, which may reuse the view's memory.
+    const data = (yield* cur.read(capturedLength)).slice();
+    if (data.length < capturedLength || (yield* cur.skip(excess)) < excess) {
+      throw cur.error('PCAP_TRUNCATED', `record data cut short after ${data.length} of ${capturedLength + excess} bytes`, recordOffset);
     }
     yield {
       kind: 'record',
@@ -96,7 +97,7 @@ export function* parseClassic(cur: Cursor, fmt: ClassicFormat, opts: ClassicOpti
         timestampNs: BigInt(sec) * 1_000_000_000n + BigInt(frac) * fracToNs,
         capturedLength,
         originalLength,
-        data: body.slice(),
+        data,
       },
     };
   }

@@ -122,6 +122,14 @@ describe('classic pcap', () => {
     expect(records[0]!.originalLength).toBe(100);
   });
 
+  it('truncates oversized records identically when streaming in small chunks', async () => {
+    const bytes = classicFile({ le: true, snaplen: 64 }, Array.from({ length: 20 }, (_, i) => ({ sec: i, frac: 0, data: payload(40 + i * 5, i) })));
+    const expected = readCaptureSync(bytes, { oversizedRecords: 'truncate' });
+    for (const chunkSize of [7, 64, 100]) {
+      expect((await collect(readCapture(bytes, { chunkSize, oversizedRecords: 'truncate' }))).records).toEqual(expected);
+    }
+  });
+
   it('rejects a length field beyond the memory bound even with a zero snaplen', async () => {
     const bytes = concat(classicFile({ le: true, snaplen: 0 }, []), pack(true, [4, 1], [4, 0], [4, 0x7fffffff], [4, 0x7fffffff]));
     expectError((await collect(readCapture(bytes, { maxRecordBytes: 1 << 20 }))).error, 'PCAP_BAD_RECORD', 24);
