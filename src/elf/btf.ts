@@ -290,17 +290,27 @@ function hex(v: bigint): string {
 export function formatValue(btf: Btf, id: number, bytes: Uint8Array): string {
   const size = typeSize(btf, id);
   if (bytes.length < size) bad(`value of ${typeName(btf, id)} needs ${size} bytes, got ${bytes.length}`, btf.types[id]?.offset ?? 0);
-  return fmt(btf, id, bytes, 0, 0);
+  return fmt(btf, id, bytes, 0, 0, { left: FORMAT_BUDGET });
 }
 
-function fmt(btf: Btf, id: number, b: Uint8Array, off: number, depth: number): string {
+/**
+ * Garbled BTF can describe values whose rendering explodes (a struct of 65535 members, each a
+ * struct of 65535 members at offset 0); a budget of rendered parts keeps that from hanging.
+ */
+const FORMAT_BUDGET = 1 << 20;
+
+function fmt(btf: Btf, id: number, b: Uint8Array, off: number, depth: number, budget: { left: number }): string {
   if (depth > 32) return '...';
+  if (--budget.left < 0) bad('value is too complex to format', btf.types[id]?.offset ?? 0);
   const t = resolveType(btf, id);
   switch (t.kind) {
     case 'int': return fmtInt(t, b, off, 0, 0);
     case 'ptr': return hex(readUint(b, off, 8));
     case 'float': {
-      const dv = new DataView(b.buffer, b.byteOffset + off, t.size ?? 0);
+      const size = t.size ?? 0;
+      // A garbled DATASEC may place a variable past the value; read nothing outside it.
+      if (off + size > b.length) return hex(readUint(b, off, size));
+      const dv = new DataView(b.buffer, b.byteOffset + off, size);
       return t.size === 4 ? String(dv.getFloat32(0, true)) : t.size === 8 ? String(dv.getFloat64(0, true)) : hex(readUint(b, off, t.size ?? 0));
     }
     case 'enum': case 'enum64': {
@@ -321,8 +331,9 @@ function fmt(btf: Btf, id: number, b: Uint8Array, off: number, depth: number): s
           return JSON.stringify(DECODER.decode(text));
         }
       }
+      if (esz === 0) return '[]';
       const parts: string[] = [];
-      for (let i = 0; i < n; i++) parts.push(fmt(btf, t.type ?? 0, b, off + i * esz, depth + 1));
+      for (let i = 0; i < n; i++) parts.push(fmt(btf, t.type ?? 0, b, off + i * esz, depth + 1, budget));
       return `[${parts.join(', ')}]`;
     }
     case 'struct': case 'union': {
@@ -334,17 +345,17 @@ function fmt(btf: Btf, id: number, b: Uint8Array, off: number, depth: number): s
         if (m.bitSize > 0 || m.bitOffset % 8 !== 0) {
           text = fmtBits(mt, b, off, m.bitOffset, m.bitSize || (mt.bits ?? (mt.size ?? 0) * 8));
         } else {
-          text = fmt(btf, m.type, b, byteOff, depth + 1);
+          text = fmt(btf, m.type, b, byteOff, depth + 1, budget);
         }
         parts.push(m.name ? `.${m.name} = ${text}` : text);
       }
       return parts.length ? `{ ${parts.join(', ')} }` : '{}';
     }
     case 'datasec': {
-      const parts = (t.vars ?? []).map((v) => `.${btf.types[v.type]?.name} = ${fmt(btf, v.type, b, off + v.offset, depth + 1)}`);
+      const parts = (t.vars ?? []).map((v) => `.${btf.types[v.type]?.name} = ${fmt(btf, v.type, b, off + v.offset, depth + 1, budget)}`);
       return parts.length ? `{ ${parts.join(', ')} }` : '{}';
     }
-    case 'var': return fmt(btf, t.type ?? 0, b, off, depth + 1);
+    case 'var': return fmt(btf, t.type ?? 0, b, off, depth + 1, budget);
     default: return `<${t.kind}>`;
   }
 }

@@ -204,6 +204,9 @@ export function readBtfMaps(elf: ElfFile, btf: Btf | undefined, file?: string): 
   return placed.map((p) => p.spec);
 }
 
+/** A .bss size is not bounded by the file; a garbled one must not allocate gigabytes. */
+const MAX_DATA_SIZE = 64 << 20;
+
 const DATA_SECTION = /^\.(rodata|data|bss)(\..+)?$/;
 
 export function isDataSection(s: ElfSection): boolean {
@@ -243,6 +246,10 @@ export function readDataMaps(elf: ElfFile, btf: Btf | undefined): MapSpec[] {
         throw new TwinpathError('ELF_BAD_SYMBOL', `variable "${v.name}" (${v.size} bytes at ${v.offset}) lies outside the section`,
           { ...(elf.file !== undefined ? { file: elf.file } : {}), section: s.name, offset: v.offset });
       }
+    }
+    if (s.size > MAX_DATA_SIZE) {
+      throw new TwinpathError('ELF_BAD_SECTION', `global data of ${s.size} bytes is more than twinpath supports (${MAX_DATA_SIZE})`,
+        { ...(elf.file !== undefined ? { file: elf.file } : {}), section: s.name, offset: 0 });
     }
     const contents = s.type === SHT_NOBITS ? new Uint8Array(s.size) : s.data.slice();
     out.push({

@@ -112,6 +112,7 @@ function loc(ctx: Ctx, section: string, offset: number, program?: string): Error
 
 /** Functions of an executable section, from its STT_FUNC symbols (or the whole section). */
 function sectionFunctions(ctx: Ctx, s: ElfSection): Func[] {
+  if (s.data.length !== s.size) throw new TwinpathError('ELF_BAD_SECTION', 'executable section without contents (not SHT_PROGBITS)', loc(ctx, s.name, 0));
   if (s.size % 8 !== 0) throw new TwinpathError('ELF_BAD_SECTION', `code size ${s.size} is not a multiple of 8`, loc(ctx, s.name, 0));
   const syms = ctx.elf.symbols.filter((y) => y.shndx === s.index && y.type === STT_FUNC)
     .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.name < b.name ? -1 : 1));

@@ -2,6 +2,7 @@
 // const volatile configuration, several programs per section, nested subprograms, a callback
 // passed to bpf_loop (a function pointer), a prog array with an initial program, and a section
 // of a program type twinpath does not run.
+// build-variants: clang-19:v3 clang-14:v2 clang-19:v4
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
