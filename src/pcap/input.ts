@@ -92,8 +92,11 @@ export async function* runAsync(parser: Parser, source: ChunkSource, chunkSize: 
     const held = end - start;
     if (buf.length - end < chunk.length) {
       // Compact first; allocate a larger window only when compacting is not enough.
+      // A window grown for one large record shrinks back once that record has been consumed.
       const need = held + chunk.length;
-      const next = need <= buf.length ? buf : new Uint8Array(Math.max(need, buf.length * 2));
+      const base = Math.max(chunkSize, 16) * 2;
+      const shrink = buf.length > 4 * base && need <= base;
+      const next = need <= buf.length && !shrink ? buf : new Uint8Array(shrink ? base : Math.max(need, buf.length * 2));
       if (next === buf) buf.copyWithin(0, start, end);
       else next.set(buf.subarray(start, end), 0);
       buf = next;

@@ -171,6 +171,14 @@ describe('pcapng', () => {
     expect([(error as TwinpathError).code, (error as TwinpathError).location.offset]).toEqual(['PCAP_TRUNCATED', head.length]);
   });
 
+  it('reads small records correctly after one large record grew the streaming window', async () => {
+    const le = true;
+    const small = Array.from({ length: 40 }, (_, i) => epb(le, 0, BigInt(i), payload(50 + i, i)));
+    const bytes = concat(shb(le), idb(le, 1, 0), epb(le, 0, 1n, payload(1 << 20)), ...small);
+    const expected = readCaptureSync(bytes);
+    expect((await collect(readCapture(bytes, { chunkSize: 4096 }))).records).toEqual(expected);
+  });
+
   it('streams a large block of an unknown type without buffering it', async () => {
     const le = true;
     const big = block(le, 0x999, new Uint8Array(4 << 20));
