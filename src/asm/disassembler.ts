@@ -41,6 +41,11 @@ export interface FormatOptions {
    * llvm uses with alu32 enabled, so nothing valid is hidden.
    */
   strict?: boolean;
+  /**
+   * Keep what llvm's syntax drops: a call's kind (`call local 0x3`, `call kfunc 0x7`), so that
+   * the text assembles back to the same bytes. Off by default.
+   */
+  exact?: boolean;
   /** Names the slot a jump lands on, for the ` <name+0x..>` annotation; undefined omits it. */
   target?: (slot: number) => string | undefined;
 }
@@ -243,7 +248,9 @@ function formatJmp(insn: Insn, index: number, is32: boolean, opts: FormatOptions
   }
   if (op === 0x80) {
     if (is32) return UNKNOWN;
-    return x ? `callx ${reg('r', dst)}` : `call ${shex(imm)}`;
+    if (x) return `callx ${reg('r', dst)}`;
+    const kind = opts.exact && src === 1 ? 'local ' : opts.exact && src === 2 ? 'kfunc ' : '';
+    return `call ${kind}${shex(imm)}`;
   }
   if (op === 0x90) return !is32 && !x && imm === 0 ? 'exit' : UNKNOWN;
   if (op === EBPF_JMP_JCOND) return !is32 && !x ? `may_goto ${disp(off)}${label(off)}` : UNKNOWN;
