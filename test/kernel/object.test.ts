@@ -108,6 +108,17 @@ describeKernel('kernel objects', () => {
     expect(e.log).toMatch(/R1 offset is outside of the packet/);
   });
 
+  it('shortens a long verifier log in the message and keeps it whole on .log', () => {
+    const obj = track(KernelObject.open(kernelFixture('verifier_long_reject'), 'verifier_long_reject.bpf.o'));
+    const e = expectKernelError(() => obj.load(), 'EACCES') as Error & { log: string };
+    expect(e.log.length).toBeGreaterThan(50_000);
+    expect(e.message.length).toBeLessThan(10_000);
+    expect(e.message).toContain('BEGIN PROG LOAD LOG'); // the head: which program, what libbpf did
+    expect(e.message).toMatch(/bytes of log omitted/);
+    expect(e.message).toContain('R1 offset is outside of the packet'); // the tail: why
+    expect(e.message).toContain('verifier_long_reject'); // the object, from the location
+  });
+
   it('rejects bytes that are not a BPF object', () => {
     expectKernelError(() => KernelObject.open(Buffer.from('not an ELF file at all'), 'junk.o'), 'LIBBPF_ERRNO__FORMAT');
     expectKernelError(() => KernelObject.open(Buffer.alloc(0), 'empty.o'), 'EINVAL');
