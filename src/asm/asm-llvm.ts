@@ -24,7 +24,7 @@ const ATOMIC_OP: Record<string, number> = { '+': 0x00, '|': 0x40, '&': 0x50, '^'
 
 export function parseLlvmLine(text: string, column: number): Parsed {
   // Jump annotations (`<count+0xa0>`) are llvm's comment on the target, not part of it.
-  const line = text.replace(/\s*<[^>]*>$/, '').replace(/\s+/g, ' ').trim();
+  const line = text.replace(/\s+<[A-Za-z_.$][^<>]*>$/, '').replace(/\s+/g, ' ').trim();
   const parsed: Parsed = { insns: [] };
   const one = (i: ReturnType<typeof insn>): Parsed => ((parsed.insns = [i]), parsed);
   const bad = (detail: string): never => {
