@@ -40,7 +40,11 @@ function dump(file: string): Map<number, Raw> {
   return out;
 }
 
-describe.skipIf(!bpftool)('bpftool cross-check', () => {
+describe('bpftool cross-check', () => {
+  if (!bpftool) {
+    it.skip('skipped: the bpftool binary is not installed', () => {});
+    return;
+  }
   for (const name of objectNames()) {
     const path = `${OBJECT_DIR}/${name}`;
     it(`${name}: every BTF type has bpftool's kind and name`, () => {
@@ -71,8 +75,4 @@ describe.skipIf(!bpftool)('bpftool cross-check', () => {
       }
     });
   }
-});
-
-describe.runIf(!bpftool)('bpftool cross-check', () => {
-  it.skip('skipped: bpftool is not installed', () => {});
 });
