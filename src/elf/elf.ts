@@ -2,7 +2,8 @@
 // more. It knows no eBPF semantics (programs, maps, BTF live in object.ts and btf.ts), and it
 // trusts no byte: every offset and size is checked against the buffer before it is used, so a
 // truncated or garbled file ends in a TwinpathError with a location, never an exception from a
-// typed array or an endless loop.
+// typed array or an endless loop. An error's offset is relative to its `section` when it names
+// one, else it is a file offset (headers, and section contents before names are known).
 
 import { TwinpathError, type ErrorCode } from '../errors.js';
 
@@ -205,13 +206,13 @@ function readSymbols(r: Reader, sections: ElfSection[]): ElfSymbol[] {
   const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
   if (symtabs.length === 0) return [];
   const symtab = symtabs[0]!;
-  if (symtabs.length > 1) r.fail('ELF_BAD_SECTION', 'more than one symbol table', symtab.offset, symtabs[1]!.name);
+  if (symtabs.length > 1) r.fail('ELF_BAD_SECTION', 'more than one symbol table', 0, symtabs[1]!.name);
   if (symtab.entsize !== SYM_SIZE || symtab.size % SYM_SIZE !== 0) {
-    r.fail('ELF_BAD_SECTION', `symbol table entry size ${symtab.entsize} / size ${symtab.size} do not fit ${SYM_SIZE}-byte symbols`, symtab.offset, symtab.name);
+    r.fail('ELF_BAD_SECTION', `symbol table entry size ${symtab.entsize} / size ${symtab.size} do not fit ${SYM_SIZE}-byte symbols`, 0, symtab.name);
   }
   const strtab = sections[symtab.link];
   if (strtab === undefined || strtab.type !== SHT_STRTAB) {
-    r.fail('ELF_BAD_SECTION', `symbol table links to section ${symtab.link}, which is not a string table`, symtab.offset, symtab.name);
+    r.fail('ELF_BAD_SECTION', `symbol table links to section ${symtab.link}, which is not a string table`, 0, symtab.name);
   }
   const out: ElfSymbol[] = [];
   for (let i = 0; i < symtab.size / SYM_SIZE; i++) {
@@ -219,11 +220,11 @@ function readSymbols(r: Reader, sections: ElfSection[]): ElfSymbol[] {
     const info = r.u8(at + 4);
     const shndx = r.u16(at + 6);
     if (shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= sections.length) {
-      r.fail('ELF_BAD_SYMBOL', `symbol ${i} refers to section ${shndx}, but there are ${sections.length}`, at + 6, symtab.name);
+      r.fail('ELF_BAD_SYMBOL', `symbol ${i} refers to section ${shndx}, but there are ${sections.length}`, i * SYM_SIZE + 6, symtab.name);
     }
     let name: string;
     try {
-      name = cstring(r, strtab, r.u32(at), 'ELF_BAD_SYMBOL', at, `symbol ${i}`);
+      name = cstring(r, strtab, r.u32(at), 'ELF_BAD_SYMBOL', i * SYM_SIZE, `symbol ${i}`);
     } catch (e) {
       if (e instanceof TwinpathError) throw e.within({ section: symtab.name });
       throw e;
@@ -243,11 +244,11 @@ function readRelocations(r: Reader, sections: ElfSection[], nsyms: number): Map<
     const rela = s.type === SHT_RELA;
     const esize = rela ? RELA_SIZE : REL_SIZE;
     if (s.size % esize !== 0) {
-      r.fail('ELF_BAD_SECTION', `relocation section size ${s.size} is not a multiple of ${esize}`, s.offset, s.name);
+      r.fail('ELF_BAD_SECTION', `relocation section size ${s.size} is not a multiple of ${esize}`, 0, s.name);
     }
     const target = sections[s.info];
     if (target === undefined || s.info === 0) {
-      r.fail('ELF_BAD_RELOC', `relocations apply to section ${s.info}, which does not exist`, s.offset, s.name);
+      r.fail('ELF_BAD_RELOC', `relocations apply to section ${s.info}, which does not exist`, 0, s.name);
     }
     const list = out.get(s.info) ?? [];
     for (let i = 0; i < s.size / esize; i++) {
@@ -257,10 +258,10 @@ function readRelocations(r: Reader, sections: ElfSection[], nsyms: number): Map<
       const symbol = Number(info >> 32n);
       const type = Number(info & 0xffffffffn);
       if (symbol >= nsyms) {
-        r.fail('ELF_BAD_RELOC', `relocation ${i} names symbol ${symbol}, but there are ${nsyms}`, at + 8, s.name);
+        r.fail('ELF_BAD_RELOC', `relocation ${i} names symbol ${symbol}, but there are ${nsyms}`, i * esize + 8, s.name);
       }
       if (offset >= BigInt(target.size)) {
-        r.fail('ELF_BAD_RELOC', `relocation ${i} at offset ${offset} is outside "${target.name}" (${target.size} bytes)`, at, s.name);
+        r.fail('ELF_BAD_RELOC', `relocation ${i} at offset ${offset} is outside "${target.name}" (${target.size} bytes)`, i * esize, s.name);
       }
       list.push(rela ? { offset, symbol, type, addend: r.i64(at + 16) } : { offset, symbol, type });
     }
