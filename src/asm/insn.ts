@@ -75,7 +75,7 @@ export function parseHexBytes(text: string): Uint8Array {
     if (c === '0' && (text[i + 1] === 'x' || text[i + 1] === 'X') && isHex(text[i + 2])) i += 2;
     const start = i;
     while (i < n && isHex(text[i])) i++;
-    if (i === start) {
+    if (i === start || (i < n && !/[\s,]/.test(text[i]!))) {
       throw new TwinpathError('HEX_BAD_INPUT', `unexpected character ${JSON.stringify(text[i])} in hex input`, {
         offset: i,
       });

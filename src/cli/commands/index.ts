@@ -1,5 +1,6 @@
 // Every command the CLI knows, in the order --help lists them.
 
 import type { CommandRegistrar } from '../main.js';
+import { registerDisasm } from './disasm.js';
 
-export const commands: CommandRegistrar[] = [];
+export const commands: CommandRegistrar[] = [registerDisasm];

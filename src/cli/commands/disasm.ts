@@ -1,0 +1,38 @@
+// `twinpath disasm OBJECT [--section NAME]` lists an object's code as llvm-objdump -d does;
+// `twinpath disasm --hex BYTES` (or `--hex -` for standard input) lists raw instructions.
+
+import { readFileSync } from 'node:fs';
+import type { CommandRegistrar } from '../main.js';
+import { TwinpathError } from '../../errors.js';
+import { disassemble } from '../../asm/disassembler.js';
+import { parseHexBytes } from '../../asm/insn.js';
+import { disassembleObject } from '../../asm/objdump.js';
+
+export const registerDisasm: CommandRegistrar = (y, ctx) =>
+  y.command(
+    'disasm [object]',
+    'disassemble an eBPF object or raw instructions (llvm-objdump syntax)',
+    (a) =>
+      a
+        .positional('object', { type: 'string', describe: 'ELF object file' })
+        .option('section', { type: 'string', describe: 'only this section' })
+        .option('hex', { type: 'string', describe: 'instruction bytes as hex, or - for standard input' }),
+    (args) => {
+      if (args.hex !== undefined) {
+        if (args.object !== undefined) throw new TwinpathError('USAGE', 'give an OBJECT or --hex, not both');
+        const text = args.hex === '-' ? readFileSync(0, 'utf8') : args.hex;
+        ctx.io.out(disassemble(parseHexBytes(text)));
+        return;
+      }
+      if (args.object === undefined) throw new TwinpathError('USAGE', 'name an OBJECT file, or give --hex BYTES');
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(args.object);
+      } catch (e) {
+        throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: args.object }, { cause: e });
+      }
+      const opts: { file: string; strict: boolean; section?: string } = { file: args.object, strict: false };
+      if (args.section !== undefined) opts.section = args.section;
+      ctx.io.out(disassembleObject(bytes, opts));
+    },
+  );
