@@ -13,29 +13,27 @@
 
 /* ---- log capture ----------------------------------------------------------------------- */
 
-/* A verifier log can run to megabytes; past this much only the end is interesting, and the
- * end is what rejected the program, so we keep the first part and then stop appending. The
- * message shortener below then keeps the head and the tail of what we have. */
+/* A verifier log can run to megabytes; past this much only the end is interesting (it is what
+ * rejected the program), so older text is dropped first. The message shortener below then
+ * keeps the head and the tail of what is left. */
 #define TP_LOG_CAP (4u << 20)
 
 static struct {
   char *buf;
   size_t len, cap;
-  bool clipped;
 } tp_log;
 
 static void tp_log_append(const char *s, size_t n) {
+  /* Keep the newest text when over the cap: a verifier log explains the rejection in its
+   * last lines. A single piece larger than half the cap keeps only its end. */
+  if (n > TP_LOG_CAP / 2) {
+    s += n - TP_LOG_CAP / 2;
+    n = TP_LOG_CAP / 2;
+  }
   if (tp_log.len + n + 1 > TP_LOG_CAP) {
-    /* Keep the newest text: a verifier log explains the rejection in its last lines. */
-    if (n + 1 >= TP_LOG_CAP) {
-      s += n - (TP_LOG_CAP / 2);
-      n = TP_LOG_CAP / 2;
-    }
-    size_t drop = tp_log.len + n + 1 - TP_LOG_CAP;
-    if (drop > tp_log.len) drop = tp_log.len;
+    size_t drop = tp_log.len + n + 1 - TP_LOG_CAP; /* <= len, since n + 1 <= CAP / 2 + 1 */
     memmove(tp_log.buf, tp_log.buf + drop, tp_log.len - drop);
     tp_log.len -= drop;
-    tp_log.clipped = true;
   }
   if (tp_log.len + n + 1 > tp_log.cap) {
     size_t cap = tp_log.cap ? tp_log.cap : 4096;
@@ -77,7 +75,6 @@ void tp_log_install(void) { libbpf_set_print(tp_log_print); }
 
 void tp_log_reset(void) {
   tp_log.len = 0;
-  tp_log.clipped = false;
   if (tp_log.buf) tp_log.buf[0] = 0;
 }
 
