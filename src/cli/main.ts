@@ -3,7 +3,7 @@
 
 import yargs, { type Argv } from 'yargs';
 import { type Io, processIo } from './io.js';
-import { isTwinpathError } from '../errors.js';
+import { TwinpathError, isTwinpathError } from '../errors.js';
 import { commands } from './commands/index.js';
 
 export interface CommandContext {
@@ -17,7 +17,6 @@ export type CommandRegistrar = (y: Argv, ctx: CommandContext) => Argv;
 /** Exit statuses: 0 success, 1 a check found differences or failures, 2 an error. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: 0 };
-  let failure: { message: string } | undefined;
   let y = yargs(argv)
     .scriptName('twinpath')
     .usage('$0 <command> [options]')
@@ -27,8 +26,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .exitProcess(false)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      failure = { message: msg };
+      // TwinpathErrors from a handler keep their code; anything else here is a usage mistake
+      // (yargs' own messages, and .check() functions that throw).
+      // Throwing stops yargs from running the command's handler after a failed check.
+      if (err && isTwinpathError(err)) throw err;
+      throw new TwinpathError('USAGE', msg ?? err?.message ?? 'invalid usage');
     })
     .help()
     .version(false);
@@ -43,10 +45,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     throw e;
-  }
-  if (failure) {
-    io.err(`twinpath: ${failure.message}\n`);
-    return 2;
   }
   return ctx.exitCode;
 }
