@@ -1,11 +1,18 @@
 /* The interpreter. It runs code that vm_validate has already checked and decoded, so it never
- * re-examines an instruction's shape; what it does check on every step is what only the run
- * can know: each memory access against the regions the program may touch, the instruction
- * budget, and the target of callx. */
+ * re-examines an instruction's shape; what it does check is what only the run can know: each
+ * memory access against the regions the program may touch, the instruction budget, and the
+ * target of callx.
+ *
+ * The budget is charged per straight-line run of instructions rather than per instruction: when
+ * control leaves a run (a taken jump, a call, an exit) the run's length is taken from what is
+ * left. A run cannot loop, so a runaway program is still stopped, and the accounting is exact:
+ * when a run overdraws, the error names the first instruction the budget did not cover, and any
+ * other error inside an overdrawn run is reported as the budget error it would have been.
+ * Helper calls end a run too, so no helper runs past the budget. */
 #include "vm.h"
 
 struct frame {
-  u32 ret_pc;
+  const struct dinsn *ret;
   u32 pad;
   u64 saved[4]; /* r6-r9 */
   u64 fp;       /* r10 */
@@ -56,7 +63,10 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
   struct frame frames[EBPF_MAX_CALL_FRAMES];
   struct vm_state st = {prog, cfg, 0, 0};
   u32 depth = 0;
-  u32 pc = 0;
+  const u32 *const ord = prog->ord;
+  const struct dinsn *ip = code; /* the next instruction */
+  const struct dinsn *blk = code; /* first instruction of the current straight-line run */
+  const struct dinsn *i = code;
   const u32 stack_top = (u32)(uptr)stack_mem + sizeof stack_mem;
   u32 stack_lo = stack_top - EBPF_STACK_SIZE;
   u32 stack_len = EBPF_STACK_SIZE;
@@ -71,19 +81,21 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
   u32 hot_len = r0_rw ? r0->len : 0;
   u64 bad_addr = 0;
   u32 bad_size = 0, bad_access = 0;
+  u32 fail_status = 0, fail_detail = 0;
 
   for (int k = 0; k < 6; k++) reg[k] = cfg->regs[k];
   reg[6] = reg[7] = reg[8] = reg[9] = 0;
   reg[10] = stack_top;
   vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
 
-/* Address of an access of SIZE bytes at ADDR, or a jump to oob. The stack is tried first: it is
- * where most accesses go, and one subtraction and compare decides it. */
+/* Address of an access of SIZE bytes at ADDR, or a jump to oob. The first region (the packet or
+ * the input, where a packet program's accesses go) and the stack are each decided by one
+ * subtraction and compare; the other regions are searched. */
 #define ACCESS(ADDR, SIZE, KIND, NEED)                                                      \
   ({                                                                                        \
     u64 a_ = (ADDR);                                                                        \
-    if (unlikely(a_ - stack_lo > (u64)(stack_len - (SIZE))) &&                              \
-        (hot_len < (SIZE) || a_ - hot_lo > (u64)(hot_len - (SIZE))) &&                       \
+    if ((hot_len < (SIZE) || a_ - hot_lo > (u64)(hot_len - (SIZE))) &&                       \
+        a_ - stack_lo > (u64)(stack_len - (SIZE)) &&                                          \
         !region_ok(cfg, a_, SIZE, NEED)) {                                                   \
       bad_addr = a_; bad_size = SIZE; bad_access = KIND;                                    \
       goto oob;                                                                             \
@@ -93,6 +105,20 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
 #define RD(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_READ, VM_REGION_READ)
 #define WR(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_WRITE, VM_REGION_WRITE)
 #define RMW(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_ATOMIC, VM_REGION_READ | VM_REGION_WRITE)
+
+/* Takes the run from blk to I (inclusive) from the budget. */
+#define CHARGE(I)                                                                             \
+  do {                                                                                        \
+    u64 ran_ = (u64)(ord[(I) - code] - ord[blk - code]) + 1;                                  \
+    if (unlikely(ran_ > left)) goto out_of_budget;                                            \
+    left -= ran_;                                                                             \
+  } while (0)
+#define GOTO(TARGET)                                                                          \
+  do {                                                                                        \
+    CHARGE(i);                                                                                \
+    ip = (TARGET);                                                                            \
+    blk = ip;                                                                                 \
+  } while (0)
 
 #define DST reg[i->dst]
 #define SRC reg[i->src]
@@ -114,10 +140,10 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
   case EBPF_CLS_ALU | OPC | EBPF_SRC_X: DST = (u32)((T32)DST32 OP (SRC32 & 31)); break;
 
 #define JUMP(OPC, T64, T32, OP)                                                               \
-  case EBPF_CLS_JMP | OPC | EBPF_SRC_K: if ((T64)DST OP (T64)IMM) pc += i->off; break;         \
-  case EBPF_CLS_JMP | OPC | EBPF_SRC_X: if ((T64)DST OP (T64)SRC) pc += i->off; break;         \
-  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_K: if ((T32)DST32 OP (T32)IMM32) pc += i->off; break;   \
-  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_X: if ((T32)DST32 OP (T32)SRC32) pc += i->off; break;
+  case EBPF_CLS_JMP | OPC | EBPF_SRC_K: if ((T64)DST OP (T64)IMM) GOTO(ip + i->off); break;         \
+  case EBPF_CLS_JMP | OPC | EBPF_SRC_X: if ((T64)DST OP (T64)SRC) GOTO(ip + i->off); break;         \
+  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_K: if ((T32)DST32 OP (T32)IMM32) GOTO(ip + i->off); break;   \
+  case EBPF_CLS_JMP32 | OPC | EBPF_SRC_X: if ((T32)DST32 OP (T32)SRC32) GOTO(ip + i->off); break;
 
 #define LOAD(SIZE_BITS, T, ST)                                                                \
   case EBPF_CLS_LDX | EBPF_MODE_MEM | SIZE_BITS: {                                            \
@@ -155,9 +181,7 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
     break; }
 
   for (;;) {
-    if (unlikely(left == 0)) return report(prog, VM_ERR_BUDGET_EXHAUSTED, pc, 0);
-    left--;
-    const struct dinsn *i = &code[pc++];
+    i = ip++;
     switch (i->op) {
       BINOP(EBPF_ALU_ADD, +)
       BINOP(EBPF_ALU_SUB, -)
@@ -239,7 +263,7 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
 
     case EBPF_OP_LDDW:
       DST = (u64)i->imm;
-      pc++;
+      ip++;
       break;
 
       LOAD(EBPF_SIZE_B, u8, s8)
@@ -252,8 +276,8 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
       ATOMIC(EBPF_SIZE_W, u32)
       ATOMIC(EBPF_SIZE_DW, u64)
 
-    case EBPF_OP_JA: pc += i->off; break;
-    case EBPF_OP_JA32: pc += (s32)i->imm; break;
+    case EBPF_OP_JA: GOTO(ip + i->off); break;
+    case EBPF_OP_JA32: GOTO(ip + (s32)i->imm); break;
       JUMP(EBPF_JMP_JEQ, u64, u32, ==)
       JUMP(EBPF_JMP_JNE, u64, u32, !=)
       JUMP(EBPF_JMP_JGT, u64, u32, >)
@@ -264,13 +288,14 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
       JUMP(EBPF_JMP_JSGE, s64, s32, >=)
       JUMP(EBPF_JMP_JSLT, s64, s32, <)
       JUMP(EBPF_JMP_JSLE, s64, s32, <=)
-    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_K: if (DST & IMM) pc += i->off; break;
-    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_X: if (DST & SRC) pc += i->off; break;
-    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_K: if (DST32 & IMM32) pc += i->off; break;
-    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_X: if (DST32 & SRC32) pc += i->off; break;
+    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_K: if (DST & IMM) GOTO(ip + i->off); break;
+    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_X: if (DST & SRC) GOTO(ip + i->off); break;
+    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_K: if (DST32 & IMM32) GOTO(ip + i->off); break;
+    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_X: if (DST32 & SRC32) GOTO(ip + i->off); break;
 
     case EBPF_OP_CALL:
       if (i->src == EBPF_PSEUDO_CALL_HELPER) {
+        GOTO(ip);
         reg[0] = ((helper_fn)(uptr)i->imm)(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
         if (unlikely(st.stop)) {
           reg[0] = st.stop_r0;
@@ -279,9 +304,13 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
         break;
       }
       /* bpf-to-bpf call: a new frame with its own 512 bytes of stack below the caller's. */
-      if (unlikely(depth + 1 >= EBPF_MAX_CALL_FRAMES))
-        return report(prog, VM_ERR_CALL_DEPTH, pc - 1, depth + 2);
-      frames[depth].ret_pc = pc;
+      if (unlikely(depth + 1 >= EBPF_MAX_CALL_FRAMES)) {
+        fail_status = VM_ERR_CALL_DEPTH;
+        fail_detail = depth + 2;
+        goto fail;
+      }
+      GOTO(ip + (s32)i->imm);
+      frames[depth].ret = i + 1;
       frames[depth].saved[0] = reg[6];
       frames[depth].saved[1] = reg[7];
       frames[depth].saved[2] = reg[8];
@@ -292,14 +321,18 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
       stack_lo -= EBPF_STACK_SIZE;
       stack_len += EBPF_STACK_SIZE;
       vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
-      pc += (s32)i->imm;
       break;
 
     case EBPF_OP_CALLX: {
       /* RFC 9669 callx: the register holds a helper id. */
       u64 target = DST;
       helper_fn fn = target <= 0xffffffffull ? vm_find_helper(prog->helper_set, (u32)target) : NULL;
-      if (!fn) return report(prog, VM_ERR_BAD_CALL_TARGET, pc - 1, (u32)target);
+      if (!fn) {
+        fail_status = VM_ERR_BAD_CALL_TARGET;
+        fail_detail = (u32)target;
+        goto fail;
+      }
+      GOTO(ip);
       reg[0] = fn(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
       if (unlikely(st.stop)) {
         reg[0] = st.stop_r0;
@@ -309,9 +342,10 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
     }
 
     case EBPF_OP_EXIT:
+      CHARGE(i);
       if (depth == 0) goto done;
       depth--;
-      pc = frames[depth].ret_pc;
+      ip = blk = frames[depth].ret;
       reg[6] = frames[depth].saved[0];
       reg[7] = frames[depth].saved[1];
       reg[8] = frames[depth].saved[2];
@@ -323,7 +357,8 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
 
     default:
       /* Unreachable for validated code; kept so a decoding bug cannot run off into memory. */
-      return report(prog, VM_ERR_BAD_OPCODE, pc - 1, 0);
+      fail_status = VM_ERR_BAD_OPCODE;
+      goto fail;
     }
   }
 
@@ -334,6 +369,21 @@ done:
   return VM_OK;
 
 oob:
-  vm_report.executed = budget - left;
-  return report_oob(prog, cfg, pc - 1, bad_addr, bad_size, bad_access, stack_lo, stack_len);
+  /* An access past the budget would not have run: the budget error comes first. */
+  if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
+  vm_report.executed = budget - left + (ord[i - code] - ord[blk - code]);
+  return report_oob(prog, cfg, (u32)(i - code), bad_addr, bad_size, bad_access, stack_lo, stack_len);
+
+fail:
+  if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
+  vm_report.executed = budget - left + (ord[i - code] - ord[blk - code]);
+  return report(prog, fail_status, (u32)(i - code), fail_detail);
+
+out_of_budget: {
+  /* The first instruction of the run that the budget does not cover. */
+  const struct dinsn *p = blk;
+  while (ord[p - code] - ord[blk - code] < left) p += p->op == EBPF_OP_LDDW ? 2 : 1;
+  vm_report.executed = budget;
+  return report(prog, VM_ERR_BUDGET_EXHAUSTED, (u32)(p - code), 0);
+}
 }

@@ -25,20 +25,27 @@ EXPORT("vm_load") u32 vm_load(u32 insns, u32 n, u32 helper_set) {
   struct vm_prog *p = vm_calloc(sizeof *p);
   u64 *raw = n ? vm_malloc(n * 8) : NULL;
   struct dinsn *code = n ? vm_malloc(n * sizeof(struct dinsn)) : NULL;
-  if (!slot || !p || (n && (!raw || !code))) {
-    vm_free(p); vm_free(raw); vm_free(code);
+  u32 *ord = n ? vm_malloc(n * 4) : NULL;
+  if (!slot || !p || (n && (!raw || !code || !ord))) {
+    vm_free(p); vm_free(raw); vm_free(code); vm_free(ord);
     vm_report.status = VM_ERR_OUT_OF_MEMORY;
     return 0;
   }
   if (n) vm_memcpy(raw, (const void *)(uptr)insns, n * 8);
   if (vm_validate(raw, n, helper_set, code) != VM_OK) {
-    vm_free(p); vm_free(raw); vm_free(code);
+    vm_free(p); vm_free(raw); vm_free(code); vm_free(ord);
     return 0;
+  }
+  for (u32 k = 0, count = 0; k < n; k++) {
+    ord[k] = count;
+    if (code[k].op == EBPF_OP_LDDW) ord[++k] = count + 1;
+    count++;
   }
   p->n_slots = n;
   p->helper_set = helper_set;
   p->raw = raw;
   p->code = code;
+  p->ord = ord;
   progs[slot] = p;
   return slot;
 }
@@ -48,6 +55,7 @@ EXPORT("vm_unload") void vm_unload(u32 handle) {
   struct vm_prog *p = progs[handle];
   vm_free((void *)p->raw);
   vm_free(p->code);
+  vm_free(p->ord);
   vm_free(p);
   progs[handle] = NULL;
 }

@@ -45,6 +45,7 @@ struct vm_prog {
   u32 helper_set;
   const u64 *raw;     /* the original slots, for error reports */
   struct dinsn *code; /* one decoded entry per slot */
+  u32 *ord;           /* instructions before each slot (an lddw is one instruction, two slots) */
 };
 
 /* A memory region a program may touch: [lo, lo + len). */

@@ -98,11 +98,11 @@ export class RunResult {
 
   constructor(
     private readonly vm: Vm,
+    w: Uint32Array,
     report: number,
     private readonly addr: number,
     private readonly len: number,
   ) {
-    const w = vm.words();
     this.#run = vm.runs;
     this.#r0lo = w[report + 10];
     this.#r0hi = w[report + 11];
@@ -177,14 +177,17 @@ export class Vm {
     // for short programs. Offsets: regs[6] at 0, budget at 48, n_regions at 56, regions at 64.
     const w = this.words();
     const c = this.configAddr >>> 2;
-    w.fill(0, c, c + 12);
-    if (mem.length) {
-      w[c + 2] = addr; // r1
-      w[c + 4] = mem.length; // r2
-    }
-    const budget = opts.budget ?? DEFAULT_BUDGET;
-    if (!Number.isSafeInteger(budget) || budget <= 0) {
-      throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+    w[c] = w[c + 1] = 0; // r0
+    w[c + 2] = mem.length ? addr : 0; // r1
+    w[c + 3] = 0;
+    w[c + 4] = mem.length; // r2
+    w[c + 5] = w[c + 6] = w[c + 7] = w[c + 8] = w[c + 9] = w[c + 10] = w[c + 11] = 0; // r2 high, r3-r5
+    let budget = DEFAULT_BUDGET;
+    if (opts.budget !== undefined) {
+      budget = opts.budget;
+      if (!Number.isSafeInteger(budget) || budget <= 0) {
+        throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+      }
     }
     w[c + 12] = budget >>> 0;
     w[c + 13] = Math.floor(budget / 2 ** 32);
@@ -200,19 +203,23 @@ export class Vm {
     this.runs++;
     const status = x.vm_run(p.handle);
     if (status !== K.VM_OK) throw this.error(p.code);
-    return new RunResult(this, this.reportAddr >>> 2, addr, mem.length);
+    return new RunResult(this, this.words(), this.reportAddr >>> 2, addr, mem.length);
   }
 
-  /** Views of linear memory, renewed when the memory grows (growth detaches the old buffer). */
-  private u8view?: Uint8Array;
-  private u32view?: Uint32Array;
+  /**
+   * Views of linear memory. Growing the memory detaches the old buffer, which leaves the old
+   * views with length 0; that is checked instead of reading memory.buffer, whose getter costs
+   * more than a short run.
+   */
+  private u8view = new Uint8Array(0);
+  private u32view = new Uint32Array(0);
   bytes(): Uint8Array {
-    if (!this.u8view || this.u8view.buffer !== this.x.memory.buffer) this.u8view = new Uint8Array(this.x.memory.buffer);
+    if (this.u8view.length === 0) this.u8view = new Uint8Array(this.x.memory.buffer);
     return this.u8view;
   }
   /** @internal */
   words(): Uint32Array {
-    if (!this.u32view || this.u32view.buffer !== this.x.memory.buffer) this.u32view = new Uint32Array(this.x.memory.buffer);
+    if (this.u32view.length === 0) this.u32view = new Uint32Array(this.x.memory.buffer);
     return this.u32view;
   }
 
