@@ -1,0 +1,85 @@
+// The one interface both engines implement: open an object, fill and read its maps, run a
+// program on a packet. Everything above the engines (run, replay, probe, labs) is written against
+// this file only. The kernel engine is the oracle: for any program and packet the VM engine must
+// give the same return value, output bytes, context fields and map contents.
+
+import type { ObjectSpec } from '../elf/object.js';
+
+export type EngineKind = 'vm' | 'kernel';
+
+/** Context fields a caller may set before a run (the rest are filled as the kernel fills them). */
+export interface RunContext {
+  /** tc: skb->mark, priority, ifindex of the device, cb[0..4], tc_index... */
+  mark?: number;
+  priority?: number;
+  ifindex?: number;
+  ingressIfindex?: number;
+  cb?: number[];
+  tcIndex?: number;
+  tstamp?: bigint;
+  /** xdp: rx_queue_index. */
+  rxQueueIndex?: number;
+}
+
+export interface RunInput {
+  /** The packet, starting at the Ethernet header. */
+  packet: Uint8Array;
+  ctx?: RunContext;
+  /** The program's clock for bpf_ktime_get_ns and friends (the VM follows it; the kernel cannot). */
+  timeNs?: bigint;
+}
+
+/** A record a program emitted: a ring buffer sample, a perf event or a trace_printk line. */
+export interface RunEvent {
+  kind: 'ringbuf' | 'perf' | 'trace';
+  map?: string;
+  data: Uint8Array;
+}
+
+export interface RunOutput {
+  /** r0 at exit, as the hook reads it (low 32 bits). */
+  retval: number;
+  /** The packet as the program left it (after head/tail adjustments). */
+  packet: Uint8Array;
+  /** Writable context fields after the run, by their UAPI names (mark, priority, cb[0], ...). */
+  ctx: Record<string, number>;
+  events: RunEvent[];
+}
+
+export interface EngineMap {
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  /** The value, or undefined when the key has none. */
+  lookup(key: Uint8Array): Uint8Array | undefined;
+  /** flags: 0 BPF_ANY, 1 BPF_NOEXIST, 2 BPF_EXIST. Throws a TwinpathError carrying the errno name. */
+  update(key: Uint8Array, value: Uint8Array, flags?: number): void;
+  delete(key: Uint8Array): void;
+  /** Every entry, in the map's own iteration order. */
+  entries(): Array<[Uint8Array, Uint8Array]>;
+  push?(value: Uint8Array, flags?: number): void;
+  pop?(): Uint8Array | undefined;
+}
+
+export interface EngineObject {
+  readonly engine: EngineKind;
+  readonly spec: ObjectSpec;
+  map(name: string): EngineMap;
+  maps(): EngineMap[];
+  /** Runs one program (by name) on one packet. */
+  run(program: string, input: RunInput): RunOutput;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** Values for globals (`const volatile` and others) set before load, by variable name. */
+  globals?: Record<string, Uint8Array>;
+}
+
+export interface Engine {
+  readonly kind: EngineKind;
+  /** `bytes` is the object file as read (the kernel engine hands it to libbpf), `spec` its parse. */
+  open(object: { bytes: Uint8Array; file?: string; spec: ObjectSpec }, opts?: OpenOptions): EngineObject;
+}
