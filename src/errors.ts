@@ -50,6 +50,9 @@ export const ERROR_CODES = [
   'KERNEL_ERROR',
   // Conformance test files
   'CONFORMANCE_BAD_FILE',
+  // Engines (src/engine)
+  'ENGINE_UNAVAILABLE',
+  'KERNEL_PACKET_SIZE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

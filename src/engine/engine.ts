@@ -19,6 +19,11 @@ export interface RunContext {
   tstamp?: bigint;
   /** xdp: rx_queue_index. */
   rxQueueIndex?: number;
+  /** tc: skb->wire_len (0, or at least the packet length), gso_segs, gso_size, hwtstamp. */
+  wireLen?: number;
+  gsoSegs?: number;
+  gsoSize?: number;
+  hwtstamp?: bigint;
 }
 
 export interface RunInput {
@@ -43,6 +48,8 @@ export interface RunOutput {
   packet: Uint8Array;
   /** Writable context fields after the run, by their UAPI names (mark, priority, cb[0], ...). */
   ctx: Record<string, number>;
+  /** 64-bit context fields after the run (tstamp, hwtstamp), exactly; a number would round them. */
+  ctx64?: Record<string, bigint>;
   events: RunEvent[];
 }
 
