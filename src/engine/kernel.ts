@@ -14,6 +14,7 @@
 //   has no perf buffer reader here, and trace_printk output goes to the kernel's trace pipe,
 //   not to the caller, so neither appears in RunOutput.events.
 // - The program's clock (RunInput.timeNs) cannot be set in the kernel and is ignored.
+// - Nothing is pinned: maps with `pinning` are created fresh, unpinned, for every open.
 // - Maps are named as the spec names them (".bss", not libbpf's "obj.bss"), so both engines'
 //   maps pair up by name.
 
@@ -133,6 +134,12 @@ function prepare(obj: KernelObject, spec: ObjectSpec, opts: OpenOptions, where: 
     if (!v) throw new TwinpathError('USAGE', `no global variable named "${name}"`, where);
     if (v.size !== bytes.length) throw new TwinpathError('USAGE', `global "${name}" is ${v.size} bytes, got ${bytes.length}`, where);
     obj.setGlobal(name, bytes);
+  }
+  // libbpf would pin LIBBPF_PIN_BY_NAME maps under /sys/fs/bpf and, worse, reuse a map already
+  // pinned there, carrying state from one run into the next. A test-run engine owns fresh maps;
+  // pinning belongs to attaching a datapath to real interfaces.
+  for (const m of obj.info().maps) {
+    if (m.pinPath !== null || spec.maps.some((s) => s.name === m.name && s.pinning !== 0)) obj.setPinPath(m.name, null);
   }
   for (const p of obj.info().programs) {
     const s = spec.programs.find((x) => x.name === p.name);

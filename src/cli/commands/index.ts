@@ -3,5 +3,7 @@
 import type { CommandRegistrar } from '../main.js';
 import { registerExec } from './exec.js';
 import { registerDisasm } from './disasm.js';
+import { registerInspect } from './inspect.js';
+import { registerRun } from './run.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerRun];
