@@ -10,20 +10,31 @@
 //   untagged IPv6    push 0x8100/push_vid, then push 0x88a8/outer_vid: the second push moves
 //                    the first tag into the data and keeps the new one accelerated. -> TC_ACT_OK
 //   anything else    TC_ACT_UNSPEC
-// After the helpers, skb->vlan_present, vlan_tci and vlan_proto are read back into the .bss
-// fields last_present, last_tci and last_proto (the accelerated tag is not part of the output
-// packet, so this is where a test sees it), and skb->protocol into last_protocol.
-// A helper failure gives TC_ACT_SHOT with the error in last_err.
+// After the helpers, skb->vlan_present, vlan_tci, vlan_proto and protocol and the helpers'
+// result go into vlan_state[run % 8] (ARRAY; run counts calls in .bss): the accelerated tag is
+// not part of the output packet, so this is where a test sees it. A helper failure gives
+// TC_ACT_SHOT.
 #include "lib/common.h"
 
 const volatile __u16 push_vid = 100;
 const volatile __u16 outer_vid = 200;
 
-__u32 last_present;   /* .bss */
-__u32 last_tci;
-__u32 last_proto;
-__u32 last_protocol;
-__s64 last_err;
+struct vlan_state {
+	__u32 present;
+	__u32 tci;
+	__u32 proto;      /* network order, as __sk_buff keeps it */
+	__u32 protocol;   /* network order */
+	__s64 err;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, struct vlan_state);
+} vlan_state SEC(".maps");
+
+__u32 run;   /* .bss */
 
 SEC("tc")
 int vlan(struct __sk_buff *skb)
@@ -31,6 +42,8 @@ int vlan(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
+	__u32 slot = run++ % 8;
+	struct vlan_state *st;
 	__u16 proto;
 	long err;
 
@@ -48,15 +61,15 @@ int vlan(struct __sk_buff *skb)
 	} else {
 		return TC_ACT_UNSPEC;
 	}
-	last_present = skb->vlan_present;
-	last_tci = skb->vlan_tci;
-	last_proto = skb->vlan_proto;
-	last_protocol = skb->protocol;
-	if (err) {
-		last_err = err;
-		return TC_ACT_SHOT;
+	st = bpf_map_lookup_elem(&vlan_state, &slot);
+	if (st) {
+		st->present = skb->vlan_present;
+		st->tci = skb->vlan_tci;
+		st->proto = skb->vlan_proto;
+		st->protocol = skb->protocol;
+		st->err = err;
 	}
-	return TC_ACT_OK;
+	return err ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";
