@@ -134,9 +134,9 @@ describeKernel('kernel engine', () => {
     q.push!(u32(1));
     q.push!(u32(2));
     expect(q.entries().map(([k, v]) => [k.length, le32(v)])).toEqual([[0, 1], [0, 2]]);
-    expect(le32(q.pop()!)).toBe(1);
-    expect(le32(q.pop()!)).toBe(2);
-    expect(q.pop()).toBeUndefined();
+    expect(le32(q.pop!()!)).toBe(1);
+    expect(le32(q.pop!()!)).toBe(2);
+    expect(q.pop!()).toBeUndefined();
   });
 
   it('runs XDP: the packet grows at the head, ctx in and out', () => {
