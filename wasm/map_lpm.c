@@ -75,6 +75,7 @@ static void *lpm_lookup(struct vm_map *m, const void *key) {
   u32 plen = key_plen(key);
   const u8 *data = key_data(key);
   struct lnode *found = NULL;
+  if (plen > t->data_size * 8) return NULL;
   for (struct lnode *n = t->root; n;) {
     u32 ml = match_len(n->data, data, min(n->prefixlen, plen));
     if (ml < n->prefixlen) break;
