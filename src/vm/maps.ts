@@ -7,7 +7,13 @@
 // - get_next_key walks a hash map in another order than the kernel's: compare hashes as sets.
 // - Per-CPU maps have one CPU: a value is valueSize bytes, not one 8-byte-aligned copy per CPU.
 // - Map-in-map values and PROG_ARRAY values are VM map ids and program handles, not fds.
-// - A PERF_EVENT_ARRAY slot takes any nonzero number to mean "a reader is attached".
+// - A PERF_EVENT_ARRAY slot takes any nonzero number to mean "a reader is attached"; records
+//   keep their exact length (the kernel pads raw samples) and are not lost when many pile up.
+// - LRU eviction follows the kernel's lists for one running CPU (CPU 0) of `possibleCpus`; the
+//   other CPUs' lists (and stealing from them) and the kernel's lock-contention paths are not
+//   modelled, so programs on several CPUs at once would evict differently in the kernel.
+// - An inner map destroyed while an outer map holds it is dropped from the outer map (the
+//   kernel would keep it alive until the outer map lets go).
 
 import { TwinpathError, type ErrorCode } from '../errors.js';
 import type { Vm } from './vm.js';

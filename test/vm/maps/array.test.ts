@@ -68,6 +68,22 @@ describe('VM array maps', () => {
     m.destroy();
   });
 
+  it('holds inner maps in an ARRAY_OF_MAPS by id, compatible with the template only', () => {
+    const tmpl = createVmMap(vm, { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 8 });
+    const inner = createVmMap(vm, { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 8 });
+    const bigger = createVmMap(vm, { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 9 });
+    const outer = createVmMap(vm, { type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: 2, inner: tmpl });
+    expect(outer.lookup(u32(1))).toBeUndefined();
+    outer.update(u32(1), u32(inner.id));
+    expect(readU32(outer.lookup(u32(1)))).toBe(inner.id);
+    expect(errnoOf(() => outer.update(u32(0), u32(bigger.id)))).toBe('EINVAL');
+    expect(errnoOf(() => outer.update(u32(0), u32(inner.id), 'noexist'))).toBe('EINVAL');
+    outer.delete(u32(1));
+    expect(errnoOf(() => outer.delete(u32(1)))).toBe('ENOENT');
+    expect(errnoOf(() => createVmMap(vm, { type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: 1, inner: outer }))).toBe('EINVAL');
+    for (const m of [outer, bigger, inner, tmpl]) m.destroy();
+  });
+
   it('refuses writes from TypeScript to a BPF_F_RDONLY map and uses of a destroyed map', () => {
     const m = createVmMap(vm, { type: 'array', keySize: 4, valueSize: 4, maxEntries: 1, flags: BPF_F_RDONLY });
     expect(errnoOf(() => m.update(u32(0), u32(1)))).toBe('EPERM');
