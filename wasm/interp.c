@@ -10,6 +10,7 @@
  * other error inside an overdrawn run is reported as the budget error it would have been.
  * Helper calls end a run too, so no helper runs past the budget. */
 #include "vm.h"
+#include "maps.h"
 
 struct frame {
   const struct dinsn *ret;
@@ -19,15 +20,42 @@ struct frame {
 };
 
 static u8 stack_mem[EBPF_STACK_SIZE * EBPF_MAX_CALL_FRAMES] __attribute__((aligned(16)));
+#define STACK_TOP ((u32)(uptr)stack_mem + sizeof stack_mem)
 
-/* Slow path of the memory check: the regions after the first (which the fast path tries). */
+/* Slow path of the memory check: the regions after the first (which the fast path tries), then
+ * the maps' storage. */
 static int region_ok(const struct vm_run_config *cfg, u64 addr, u32 size, u32 need) {
   for (u32 k = 1; k < cfg->n_regions; k++) {
     const struct vm_region *r = &cfg->regions[k];
     if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size))
       return (r->flags & need) == need;
   }
-  return 0;
+  return vm_map_region_ok(addr, size, need);
+}
+
+int vm_mem_ok(const struct vm_state *st, u64 addr, u32 size, u32 need) {
+  u32 lo = st->stack_lo;
+  if (addr >= lo && addr - lo <= (u64)(STACK_TOP - lo) && STACK_TOP - lo >= size && addr - lo <= (u64)(STACK_TOP - lo - size))
+    return 1;
+  const struct vm_run_config *cfg = st->cfg;
+  if (cfg->n_regions) {
+    const struct vm_region *r = &cfg->regions[0];
+    if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size)) return (r->flags & need) == need;
+  }
+  return region_ok(cfg, addr, size, need);
+}
+
+/* A helper was given memory the program may not touch: the run stops as if the program had
+ * made the access itself, at the call instruction. */
+void vm_helper_fault(struct vm_state *st, u64 addr, u32 size, u32 access) {
+  vm_report.addr = addr;
+  vm_report.size = size;
+  vm_report.access = access;
+  vm_report.stack_lo = st->stack_lo;
+  vm_report.stack_len = STACK_TOP - st->stack_lo;
+  vm_report.n_regions = st->cfg->n_regions;
+  vm_memcpy(vm_report.regions, st->cfg->regions, st->cfg->n_regions * sizeof(struct vm_region));
+  st->status = VM_ERR_OOB_ACCESS;
 }
 
 static u32 report_oob(const struct vm_prog *prog, const struct vm_run_config *cfg, u32 pc, u64 addr,
@@ -57,36 +85,61 @@ static inline u16 bswap16(u16 v) { return __builtin_bswap16(v); }
 static inline u32 bswap32(u32 v) { return __builtin_bswap32(v); }
 static inline u64 bswap64(u64 v) { return __builtin_bswap64(v); }
 
-u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
-  const struct dinsn *const code = prog->code;
+/* Runs from `start` in a new frame at st->depth with r1-r5 = args, until that frame exits.
+ * The main program and every callback go through here; the budget lives in st->left. */
+static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, u64 *ret) {
+  const struct vm_prog *prog = st->prog;
+  const struct dinsn *code = prog->code;
+  const u32 *ord = prog->ord;
+  struct vm_run_config *const cfg = st->cfg;
   u64 reg[11];
   struct frame frames[EBPF_MAX_CALL_FRAMES];
-  struct vm_state st = {prog, cfg, 0, 0};
-  u32 depth = 0;
-  const u32 *const ord = prog->ord;
-  const struct dinsn *ip = code; /* the next instruction */
-  const struct dinsn *blk = code; /* first instruction of the current straight-line run */
-  const struct dinsn *i = code;
-  const u32 stack_top = (u32)(uptr)stack_mem + sizeof stack_mem;
-  u32 stack_lo = stack_top - EBPF_STACK_SIZE;
-  u32 stack_len = EBPF_STACK_SIZE;
-  u64 budget = cfg->budget ? cfg->budget : EBPF_DEFAULT_BUDGET;
+  const u32 base = st->depth; /* global index of this run's first frame */
+  u32 depth = base;
+  const struct dinsn *ip = start; /* the next instruction */
+  const struct dinsn *blk = start; /* first instruction of the current straight-line run */
+  const struct dinsn *i = start;
+  const u32 stack_top = STACK_TOP;
+  u32 stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);
+  u32 stack_len = stack_top - stack_lo;
+  const u64 budget = st->left;
   u64 left = budget;
-  /* Details of a failing access, filled on the way to the oob label. */
   /* The first region (the packet or the input) is checked inline like the stack; the rest in
-   * region_ok. An empty or read-only first region is left to region_ok. */
-  const struct vm_region *r0 = cfg->n_regions ? &cfg->regions[0] : NULL;
-  int r0_rw = r0 && r0->len && r0->flags == (VM_REGION_READ | VM_REGION_WRITE);
-  u32 hot_lo = r0_rw ? r0->lo : 0;
-  u32 hot_len = r0_rw ? r0->len : 0;
+   * region_ok. An empty or read-only first region is left to region_ok. Helpers that move the
+   * packet change it, so it is reloaded after every helper call. */
+  u32 hot_lo = 0, hot_len = 0;
+#define RELOAD_HOT()                                                                          \
+  do {                                                                                        \
+    const struct vm_region *r0_ = cfg->n_regions ? &cfg->regions[0] : NULL;                   \
+    int rw_ = r0_ && r0_->len && r0_->flags == (VM_REGION_READ | VM_REGION_WRITE);            \
+    hot_lo = rw_ ? r0_->lo : 0;                                                               \
+    hot_len = rw_ ? r0_->len : 0;                                                             \
+  } while (0)
+  RELOAD_HOT();
   u64 bad_addr = 0;
   u32 bad_size = 0, bad_access = 0;
   u32 fail_status = 0, fail_detail = 0;
 
-  for (int k = 0; k < 6; k++) reg[k] = cfg->regs[k];
+  if (depth >= EBPF_MAX_CALL_FRAMES) return report(prog, VM_ERR_CALL_DEPTH, (u32)(start - code), depth + 1);
+  reg[0] = 0;
+  for (int k = 0; k < 5; k++) reg[k + 1] = args[k];
   reg[6] = reg[7] = reg[8] = reg[9] = 0;
-  reg[10] = stack_top;
+  reg[10] = stack_lo + EBPF_STACK_SIZE;
   vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
+
+/* Hands the budget and the stack in use to a helper, and takes them back after it. */
+#define BEFORE_HELPER()                                                                       \
+  do {                                                                                        \
+    st->left = left;                                                                          \
+    st->depth = depth + 1;                                                                    \
+    st->stack_lo = stack_lo;                                                                  \
+  } while (0)
+#define AFTER_HELPER()                                                                        \
+  do {                                                                                        \
+    left = st->left;                                                                          \
+    RELOAD_HOT();                                                                             \
+    if (unlikely(st->status | st->stop) || st->tail_target) goto helper_done;                 \
+  } while (0)
 
 /* Address of an access of SIZE bytes at ADDR, or a jump to oob. The first region (the packet or
  * the input, where a packet program's accesses go) and the stack are each decided by one
@@ -181,6 +234,7 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
     break; }
 
   for (;;) {
+  next:
     i = ip++;
     switch (i->op) {
       BINOP(EBPF_ALU_ADD, +)
@@ -296,11 +350,9 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
     case EBPF_OP_CALL:
       if (i->src == EBPF_PSEUDO_CALL_HELPER) {
         GOTO(ip);
-        reg[0] = ((helper_fn)(uptr)i->imm)(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
-        if (unlikely(st.stop)) {
-          reg[0] = st.stop_r0;
-          goto done;
-        }
+        BEFORE_HELPER();
+        reg[0] = ((helper_fn)(uptr)i->imm)(st, reg[1], reg[2], reg[3], reg[4], reg[5]);
+        AFTER_HELPER();
         break;
       }
       /* bpf-to-bpf call: a new frame with its own 512 bytes of stack below the caller's. */
@@ -310,12 +362,12 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
         goto fail;
       }
       GOTO(ip + (s32)i->imm);
-      frames[depth].ret = i + 1;
-      frames[depth].saved[0] = reg[6];
-      frames[depth].saved[1] = reg[7];
-      frames[depth].saved[2] = reg[8];
-      frames[depth].saved[3] = reg[9];
-      frames[depth].fp = reg[10];
+      frames[depth - base].ret = i + 1;
+      frames[depth - base].saved[0] = reg[6];
+      frames[depth - base].saved[1] = reg[7];
+      frames[depth - base].saved[2] = reg[8];
+      frames[depth - base].saved[3] = reg[9];
+      frames[depth - base].fp = reg[10];
       depth++;
       reg[10] -= EBPF_STACK_SIZE;
       stack_lo -= EBPF_STACK_SIZE;
@@ -333,24 +385,22 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
         goto fail;
       }
       GOTO(ip);
-      reg[0] = fn(&st, reg[1], reg[2], reg[3], reg[4], reg[5]);
-      if (unlikely(st.stop)) {
-        reg[0] = st.stop_r0;
-        goto done;
-      }
+      BEFORE_HELPER();
+      reg[0] = fn(st, reg[1], reg[2], reg[3], reg[4], reg[5]);
+      AFTER_HELPER();
       break;
     }
 
     case EBPF_OP_EXIT:
       CHARGE(i);
-      if (depth == 0) goto done;
+      if (depth == base) goto done;
       depth--;
-      ip = blk = frames[depth].ret;
-      reg[6] = frames[depth].saved[0];
-      reg[7] = frames[depth].saved[1];
-      reg[8] = frames[depth].saved[2];
-      reg[9] = frames[depth].saved[3];
-      reg[10] = frames[depth].fp;
+      ip = blk = frames[depth - base].ret;
+      reg[6] = frames[depth - base].saved[0];
+      reg[7] = frames[depth - base].saved[1];
+      reg[8] = frames[depth - base].saved[2];
+      reg[9] = frames[depth - base].saved[3];
+      reg[10] = frames[depth - base].fp;
       stack_lo += EBPF_STACK_SIZE;
       stack_len -= EBPF_STACK_SIZE;
       break;
@@ -362,28 +412,87 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg) {
     }
   }
 
+helper_done:
+  /* After a helper: a failure inside it, an unwind, or a tail call. */
+  if (st->status) {
+    u32 status = st->status;
+    if (vm_report.status == VM_OK) { /* a fault in the helper itself, not in a nested run */
+      vm_report.status = status;
+      vm_report.pc = (u32)(i - code);
+      vm_report.insn = prog->raw[i - code];
+    }
+    return status;
+  }
+  if (st->stop) {
+    reg[0] = st->stop_r0;
+    goto done;
+  }
+  {
+    /* bpf_tail_call: the target replaces the running program in the same frame, with r1 the
+     * context; the frames of subprograms are dropped. */
+    const struct vm_prog *t = st->tail_target;
+    st->tail_target = NULL;
+    st->prog = prog = t;
+    code = t->code;
+    ord = t->ord;
+    depth = base;
+    stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);
+    stack_len = stack_top - stack_lo;
+    reg[1] = st->tail_ctx;
+    reg[10] = stack_lo + EBPF_STACK_SIZE;
+    ip = blk = code;
+    goto next;
+  }
+
 done:
-  vm_report.status = VM_OK;
-  vm_report.r0 = reg[0];
-  vm_report.executed = budget - left;
+  st->left = left;
+  *ret = reg[0];
   return VM_OK;
 
 oob:
   /* An access past the budget would not have run: the budget error comes first. */
   if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
-  vm_report.executed = budget - left + (ord[i - code] - ord[blk - code]);
+  st->left = left - (ord[i - code] - ord[blk - code]);
   return report_oob(prog, cfg, (u32)(i - code), bad_addr, bad_size, bad_access, stack_lo, stack_len);
 
 fail:
   if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
-  vm_report.executed = budget - left + (ord[i - code] - ord[blk - code]);
+  st->left = left - (ord[i - code] - ord[blk - code]);
   return report(prog, fail_status, (u32)(i - code), fail_detail);
 
 out_of_budget: {
   /* The first instruction of the run that the budget does not cover. */
   const struct dinsn *p = blk;
   while (ord[p - code] - ord[blk - code] < left) p += p->op == EBPF_OP_LDDW ? 2 : 1;
-  vm_report.executed = budget;
+  st->left = 0;
   return report(prog, VM_ERR_BUDGET_EXHAUSTED, (u32)(p - code), 0);
 }
+}
+
+u32 vm_call_function(struct vm_state *st, u32 target, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 *ret) {
+  const u64 args[5] = {a1, a2, a3, a4, a5};
+  u32 saved_depth = st->depth;
+  u32 saved_lo = st->stack_lo;
+  if (target >= st->prog->n_slots) return report(st->prog, VM_ERR_BAD_CALL_TARGET, 0, target);
+  u32 status = run(st, st->prog->code + target, args, ret);
+  st->depth = saved_depth;
+  st->stack_lo = saved_lo;
+  return status;
+}
+
+u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg, struct vm_env *env) {
+  struct vm_state st;
+  vm_memset(&st, 0, sizeof st);
+  st.prog = prog;
+  st.cfg = cfg;
+  st.env = env;
+  st.left = cfg->budget ? cfg->budget : EBPF_DEFAULT_BUDGET;
+  const u64 budget = st.left;
+  u64 r0 = 0;
+  u32 status = run(&st, prog->code, &cfg->regs[1], &r0);
+  vm_report.executed = budget - st.left;
+  if (status != VM_OK) return status;
+  vm_report.status = VM_OK;
+  vm_report.r0 = r0;
+  return VM_OK;
 }

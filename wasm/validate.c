@@ -3,6 +3,7 @@
  * reserved fields, registers, jump and call targets, 64-bit immediates, fall-through off the end
  * of a function, and the depth of bpf-to-bpf calls. Each failure names the instruction index. */
 #include "vm.h"
+#include "maps.h"
 
 static const u64 *g_raw;
 
@@ -104,13 +105,13 @@ static u32 check_fields(u32 pc, u8 op, u8 dst, u8 src, s16 off, s32 imm) {
     if (op == EBPF_OP_LDDW) {
       if (dst == 10) return fail(VM_ERR_BAD_REGISTER, pc, VM_FIELD_DST);
       if (off) return fail(VM_ERR_BAD_FIELD, pc, VM_FIELD_OFF);
-      if (src != EBPF_PSEUDO_IMM64) {
-        /* Map and function references are resolved by the object loader before the VM sees
-         * the program; a raw program may only carry plain 64-bit constants. */
-        if (src <= EBPF_PSEUDO_MAP_IDX_VALUE) return fail(VM_ERR_UNSUPPORTED, pc, src);
-        return fail(VM_ERR_BAD_FIELD, pc, VM_FIELD_SRC);
-      }
-      return VM_OK;
+      /* The object loader turns map references into map ids (src 1: the map, src 2: an
+       * address in an array map's value) and function addresses into relative offsets (src 4). */
+      if (src == EBPF_PSEUDO_IMM64 || src == EBPF_PSEUDO_MAP_FD || src == EBPF_PSEUDO_MAP_VALUE ||
+          src == EBPF_PSEUDO_FUNC)
+        return VM_OK;
+      if (src <= EBPF_PSEUDO_MAP_IDX_VALUE) return fail(VM_ERR_UNSUPPORTED, pc, src);
+      return fail(VM_ERR_BAD_FIELD, pc, VM_FIELD_SRC);
     }
     if ((op & 0xe0) == EBPF_MODE_ABS || (op & 0xe0) == EBPF_MODE_IND) return fail(VM_ERR_UNSUPPORTED, pc, 0);
     return fail(VM_ERR_BAD_OPCODE, pc, 0);
@@ -248,6 +249,19 @@ u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out) {
       /* The second slot must be all zero but its imm, which holds the high 32 bits. */
       if ((u32)w2 != 0) { status = fail(VM_ERR_BAD_LDDW, pc, 1); goto out; }
       d->imm = (s64)(((u64)(u32)(w >> 32)) | (w2 & 0xffffffff00000000ull));
+      if (src == EBPF_PSEUDO_MAP_FD || src == EBPF_PSEUDO_MAP_VALUE) {
+        struct vm_map *m = vm_map_by_id((u32)imm);
+        u32 off = (u32)(w2 >> 32);
+        if (!m) { status = fail(VM_ERR_BAD_FIELD, pc, VM_FIELD_IMM); goto out; }
+        if (src == EBPF_PSEUDO_MAP_FD) {
+          d->imm = (s64)(uptr)m;
+        } else {
+          /* Direct value access: array maps only, inside the value. */
+          if (m->type != VM_MAP_ARRAY || off >= m->value_size) { status = fail(VM_ERR_BAD_FIELD, pc, VM_FIELD_IMM); goto out; }
+          d->imm = (s64)((uptr)m->arena + off);
+        }
+        d->src = 0;
+      }
       struct dinsn *d2 = &out[pc + 1];
       d2->op = 0; d2->dst = 0; d2->src = 0; d2->pad = 0; d2->off = 0; d2->imm = 0;
       second[pc + 1] = 1;
@@ -261,17 +275,24 @@ u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out) {
     }
   }
 
-  /* Pass 2: jump and call targets land on instructions, not on an lddw's second slot. */
+  /* Pass 2: jump and call targets land on instructions, not on an lddw's second slot;
+   * call targets and function addresses start functions. */
   is_start[0] = 1;
   for (u32 pc = 0; pc < n; pc++) {
-    const struct dinsn *d = &out[pc];
+    struct dinsn *d = &out[pc];
     if (second[pc]) continue;
     s64 t;
+    int func = d->op == EBPF_OP_LDDW && d->src == EBPF_PSEUDO_FUNC;
     if (is_jump(d->op)) t = jump_target(d, pc);
     else if (d->op == EBPF_OP_CALL && d->src == EBPF_PSEUDO_CALL_LOCAL) t = (s64)pc + 1 + d->imm;
+    else if (func) t = (s64)pc + 1 + (s32)(u32)(raw[pc] >> 32);
     else continue;
     if (t < 0 || t >= (s64)n || second[t]) { status = fail(VM_ERR_JUMP_OUT_OF_RANGE, pc, 0); goto out; }
-    if (d->op == EBPF_OP_CALL) is_start[t] = 1;
+    if (d->op == EBPF_OP_CALL || func) is_start[t] = 1;
+    if (func) {
+      d->imm = (s64)(((u64)VM_FUNC_TAG << 32) | (u64)t);
+      d->src = 0;
+    }
   }
 
   /* Pass 3: functions. Each ends in exit or an unconditional jump, and jumps stay inside. */

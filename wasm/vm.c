@@ -3,7 +3,7 @@
 #include "vm.h"
 
 struct vm_report vm_report;
-static struct vm_run_config run_config;
+struct vm_run_config vm_run_cfg;
 
 #define MAX_PROGS 4096
 static struct vm_prog *progs[MAX_PROGS];
@@ -11,7 +11,7 @@ static struct vm_prog *progs[MAX_PROGS];
 EXPORT("tp_alloc") u32 tp_alloc(u32 size) { return (u32)(uptr)vm_malloc(size); }
 EXPORT("tp_free") void tp_free(u32 addr) { vm_free((void *)(uptr)addr); }
 EXPORT("vm_report_addr") u32 vm_report_addr(void) { return (u32)(uptr)&vm_report; }
-EXPORT("vm_config_addr") u32 vm_config_addr(void) { return (u32)(uptr)&run_config; }
+EXPORT("vm_config_addr") u32 vm_config_addr(void) { return (u32)(uptr)&vm_run_cfg; }
 
 static void clear_report(void) { vm_memset(&vm_report, 0, sizeof vm_report); }
 
@@ -50,6 +50,10 @@ EXPORT("vm_load") u32 vm_load(u32 insns, u32 n, u32 helper_set) {
   return slot;
 }
 
+const struct vm_prog *vm_prog_by_handle(u32 handle) {
+  return handle && handle < MAX_PROGS ? progs[handle] : NULL;
+}
+
 EXPORT("vm_unload") void vm_unload(u32 handle) {
   if (handle == 0 || handle >= MAX_PROGS || !progs[handle]) return;
   struct vm_prog *p = progs[handle];
@@ -68,9 +72,10 @@ EXPORT("vm_run") u32 vm_run(u32 handle) {
     vm_report.status = VM_ERR_BAD_CALL_TARGET;
     return VM_ERR_BAD_CALL_TARGET;
   }
-  if (run_config.n_regions > VM_MAX_REGIONS) run_config.n_regions = VM_MAX_REGIONS;
+  if (vm_run_cfg.n_regions > VM_MAX_REGIONS) vm_run_cfg.n_regions = VM_MAX_REGIONS;
   vm_report.status = VM_OK;
-  return vm_execute(progs[handle], &run_config);
+  vm_env.hook = VM_HOOK_RAW;
+  return vm_execute(progs[handle], &vm_run_cfg, &vm_env);
 }
 
 /* The layouts TypeScript reads and writes (src/vm/vm.ts); a change here must change it there. */

@@ -82,12 +82,44 @@ struct vm_report {
   struct vm_region regions[VM_MAX_REGIONS];
 };
 
+/* What a hook run sees besides its registers: the packet, the context, the clock and the
+ * random state, and what the program left behind (redirect target, trace_printk text). TypeScript
+ * sets time_ns and rng_state before a run and reads the rest after it. */
+struct vm_env {
+  u64 time_ns;   /* bpf_ktime_get_ns and bpf_ktime_get_boot_ns; jiffies derive from it */
+  u64 rng_state; /* bpf_get_prandom_u32: the VM's generator state, advanced by each call */
+  u32 hook;      /* VM_HOOK_* of the current run */
+  u32 ctx;       /* address of the context struct (struct xdp_md or struct __sk_buff) */
+  u32 buf;       /* packet buffer: [buf, buf + buf_cap) */
+  u32 buf_cap;
+  u32 data;      /* packet: [data, data_end), metadata [data_meta, data) */
+  u32 data_end;
+  u32 data_meta;
+  u32 redirect_ifindex;
+  u32 redirect_flags;
+  u32 trace_len;     /* bytes of trace_printk text in trace */
+  u32 trace_dropped; /* lines that did not fit */
+  u32 tail_calls;
+  u8 trace[VM_TRACE_CAP];
+};
+
 struct vm_state {
-  const struct vm_prog *prog;
+  const struct vm_prog *prog; /* the running program (a tail call replaces it) */
   struct vm_run_config *cfg;
+  struct vm_env *env;
   u32 stop;      /* set by a helper to end the program (the conformance "unwind" helper) */
   u64 stop_r0;
+  const struct vm_prog *tail_target; /* set by bpf_tail_call: continue in this program */
+  u64 left;      /* instructions the budget still allows */
+  u32 depth;     /* frames in use, across callbacks */
+  u32 status;    /* a failure inside a helper or a nested run, to pass up */
+  u32 stack_lo;  /* lowest stack address in use when a helper was called */
+  u64 tail_ctx;  /* r1 for the tail call target */
 };
+
+/* interp.c: checks for helpers' memory arguments. */
+int vm_mem_ok(const struct vm_state *st, u64 addr, u32 size, u32 need);
+void vm_helper_fault(struct vm_state *st, u64 addr, u32 size, u32 access);
 
 extern struct vm_report vm_report;
 
@@ -103,7 +135,22 @@ helper_fn vm_find_helper(u32 set, u32 id);
 u32 vm_validate(const u64 *raw, u32 n, u32 helper_set, struct dinsn *out);
 
 /* interp.c */
-u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg);
+u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg, struct vm_env *env);
+/* Runs the function at instruction `target` of the current program as a callback (bpf_loop,
+ * bpf_for_each_map_elem) in a new frame, sharing the run's budget. Returns VM_OK with r0 in
+ * *ret, or a failure status already in vm_report. */
+u32 vm_call_function(struct vm_state *st, u32 target, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 *ret);
+
+/* vm.c */
+const struct vm_prog *vm_prog_by_handle(u32 handle);
+extern struct vm_env vm_env;
+
+/* context.c */
+/* The packet moved or changed size: refresh the context's pointers and the packet region. */
+void vm_packet_changed(struct vm_state *st);
+/* Makes room for `len` bytes with `head` bytes of headroom before them, moving the packet if
+ * needed; returns 0 or a negative errno. */
+s32 vm_packet_reserve(struct vm_state *st, u32 head, u32 len);
 
 static inline void vm_memset(void *d, int c, u32 n) { __builtin_memset(d, c, n); }
 static inline void vm_memcpy(void *d, const void *s, u32 n) { __builtin_memcpy(d, s, n); }

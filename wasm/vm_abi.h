@@ -44,9 +44,29 @@
 #define VM_ACCESS_WRITE 2
 #define VM_ACCESS_ATOMIC 3
 
-/* Helper sets a program is loaded against. */
+/* Helper sets a program is loaded against: the hook decides which helpers it may call. */
 #define VM_HELPERS_NONE 0
 #define VM_HELPERS_CONFORMANCE 1
+#define VM_HELPERS_XDP 2
+#define VM_HELPERS_TC 3
+
+/* Hooks a program runs at (vm_env.hook). */
+#define VM_HOOK_RAW 0
+#define VM_HOOK_XDP 1
+#define VM_HOOK_TC 2
+
+/* Packet buffer geometry, as the kernel's test run lays it out. */
+#define VM_XDP_HEADROOM 256
+#define VM_XDP_FRAME_SIZE 4096
+#define VM_SKB_SHARED_INFO 320
+#define VM_SKB_HEADROOM 64
+#define VM_MAX_PACKET 65535
+
+/* Value tag of a function address (ld_imm64 with BPF_PSEUDO_FUNC): tag in the high 32 bits,
+ * instruction index in the low 32. Only helpers that take callbacks accept it. */
+#define VM_FUNC_TAG 0x66756e63
+#define VM_MAX_TAIL_CALLS 33
+#define VM_TRACE_CAP 65536
 
 /* Fixed capacities. */
 #define VM_MAX_REGIONS 64

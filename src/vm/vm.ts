@@ -6,13 +6,41 @@ import { TwinpathError, type ErrorCode } from '../errors.js';
 import * as K from './constants.generated.js';
 import { instantiateVm, type VmExports } from './wasm.js';
 import { describeInsn } from './describe.js';
+import { helperName } from './helper_names.generated.js';
 
-export type HelperSet = 'none' | 'conformance';
+export type HelperSet = 'none' | 'conformance' | 'xdp' | 'tc';
 
 const HELPER_SETS: Record<HelperSet, number> = {
   none: K.VM_HELPERS_NONE,
   conformance: K.VM_HELPERS_CONFORMANCE,
+  xdp: K.VM_HELPERS_XDP,
+  tc: K.VM_HELPERS_TC,
 };
+
+export type Hook = 'xdp' | 'tc';
+
+export interface PacketRunOptions {
+  /** The context struct as a kernel test run's ctx_in takes it (struct xdp_md / __sk_buff). */
+  ctxIn?: Uint8Array;
+  budget?: number;
+  /** The clock bpf_ktime_get_ns reads. */
+  timeNs?: bigint;
+}
+
+export interface PacketRunResult {
+  r0: bigint;
+  retval: number;
+  executed: number;
+  /** The packet from data to data_end after the run. */
+  packet: Uint8Array;
+  /** Metadata in front of the packet (XDP data_meta to data). */
+  meta: Uint8Array;
+  /** The context struct after the run. */
+  ctx: Uint8Array;
+  /** trace_printk lines. */
+  trace: string[];
+  redirect?: { ifindex: number; flags: number };
+}
 
 export type RegionKind = 'stack' | 'input' | 'ctx' | 'packet' | 'map value' | 'global';
 
@@ -166,6 +194,63 @@ export class Vm {
     return new Program(this, handle, code.slice());
   }
 
+  /** Seeds bpf_get_prandom_u32 (the state carries on across runs). */
+  seed(value: bigint): void {
+    const dv = new DataView(this.x.memory.buffer);
+    dv.setBigUint64(this.x.vm_env_addr() + 8, BigInt.asUintN(64, value) || 0x9e3779b97f4a7c15n, true);
+  }
+
+  /** Runs a tc or XDP program on a packet, with the context a kernel test run would give it. */
+  runPacket(p: Program, hook: Hook, packet: Uint8Array, opts: PacketRunOptions = {}): PacketRunResult {
+    const x = this.x;
+    const hookNo = hook === 'xdp' ? K.VM_HOOK_XDP : K.VM_HOOK_TC;
+    const at = x.vm_packet_buffer(hookNo, packet.length);
+    if (at === 0) throw new TwinpathError('VM_OUT_OF_MEMORY', `no room for a ${packet.length}-byte packet`);
+    this.bytes().set(packet, at);
+    const ctxSize = x.vm_ctx_size(hookNo);
+    if (opts.ctxIn) {
+      if (opts.ctxIn.length > ctxSize) {
+        throw new TwinpathError('USAGE', `context is ${opts.ctxIn.length} bytes; ${hook} takes ${ctxSize}`);
+      }
+      const ci = x.vm_ctx_in_addr();
+      this.bytes().fill(0, ci, ci + ctxSize);
+      this.bytes().set(opts.ctxIn, ci);
+    }
+    x.vm_set_ctx_in(opts.ctxIn ? 1 : 0);
+    const env = x.vm_env_addr();
+    let dv = new DataView(x.memory.buffer);
+    dv.setBigUint64(env, BigInt.asUintN(64, opts.timeNs ?? 0n), true);
+    if (dv.getBigUint64(env + 8, true) === 0n) dv.setBigUint64(env + 8, 0x9e3779b97f4a7c15n, true);
+    const budget = opts.budget ?? DEFAULT_BUDGET;
+    if (!Number.isSafeInteger(budget) || budget <= 0) {
+      throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+    }
+    this.runs++;
+    const status = x.vm_run_packet(p.handle, budget >>> 0, Math.floor(budget / 2 ** 32));
+    if (status !== K.VM_OK) throw this.error(p.code);
+    dv = new DataView(x.memory.buffer);
+    const u8 = this.bytes();
+    const r = this.reportAddr;
+    const ctxAddr = dv.getUint32(env + 20, true);
+    const data = dv.getUint32(env + 32, true);
+    const dataEnd = dv.getUint32(env + 36, true);
+    const dataMeta = dv.getUint32(env + 40, true);
+    const redirectIfindex = dv.getUint32(env + 44, true);
+    const traceLen = dv.getUint32(env + 52, true);
+    const r0 = dv.getBigUint64(r + 40, true);
+    const trace = traceLen ? new TextDecoder().decode(u8.subarray(env + 64, env + 64 + traceLen)).split('\n').slice(0, -1) : [];
+    return {
+      r0,
+      retval: Number(r0 & 0xffffffffn),
+      executed: Number(dv.getBigUint64(r + 48, true)),
+      packet: u8.slice(data, dataEnd),
+      meta: u8.slice(dataMeta, data),
+      ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
+      trace,
+      ...(redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: dv.getUint32(env + 48, true) } } : {}),
+    };
+  }
+
   /** @internal Runs a loaded program. */
   runHandle(p: Program, opts: RunOptions): RunResult {
     const x = this.x;
@@ -302,7 +387,7 @@ function loadDetail(status: number, detail: number, pc: number): string {
         ? 'recursive bpf-to-bpf call'
         : `call chain needs ${detail} frames; at most ${K.EBPF_MAX_CALL_FRAMES} are allowed`;
     case K.VM_ERR_UNKNOWN_HELPER:
-      return `unknown helper ${detail}`;
+      return `${helperName(detail)} is not available to this program (twinpath implements the helpers of issue 3 for tc and XDP)`;
     case K.VM_ERR_EMPTY_PROGRAM:
       return 'program has no instructions';
     case K.VM_ERR_TOO_LARGE:

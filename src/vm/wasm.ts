@@ -14,6 +14,14 @@ export interface VmExports {
   vm_load(insns: number, n: number, helperSet: number): number;
   vm_unload(handle: number): void;
   vm_run(handle: number): number;
+  vm_env_addr(): number;
+  vm_ctx_in_addr(): number;
+  vm_ctx_size(hook: number): number;
+  vm_packet_buffer(hook: number, len: number): number;
+  vm_set_ctx_in(present: number): void;
+  vm_run_packet(handle: number, budgetLo: number, budgetHi: number): number;
+  vm_helper_known(id: number): number;
+  [name: string]: unknown;
 }
 
 let compiled: WebAssembly.Module | undefined;
