@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'VM_BUDGET_EXHAUSTED',
   'VM_BAD_CALL_TARGET',
   'VM_OUT_OF_MEMORY',
+  'VM_MAP_ERROR',
   // Assembler and byte input
   'ASM_SYNTAX',
   'ASM_UNKNOWN_MNEMONIC',

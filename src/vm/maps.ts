@@ -73,7 +73,7 @@ export function errnoName(errno: number): string {
 
 // The closed set in src/errors.ts has no code for a VM map operation yet; this is the one
 // place that names it, to be replaced by a member of ERROR_CODES once it has one.
-const VM_MAP_ERROR = 'VM_MAP_ERROR' as ErrorCode;
+const VM_MAP_ERROR: ErrorCode = 'VM_MAP_ERROR';
 
 /** A map operation refused with an errno, named as the kernel names it (like KernelError). */
 export class VmMapError extends TwinpathError {
