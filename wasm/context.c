@@ -3,6 +3,7 @@
  * the MAC header, 64 bytes of headroom in a 4 KiB buffer; XDP: 256 bytes of headroom in a 4 KiB
  * frame whose last bytes hold the shared info), and kept in step when helpers move the packet. */
 #include "vm.h"
+#include "helpers.h"
 #include <linux/bpf.h>
 
 struct vm_env vm_env;
@@ -131,6 +132,7 @@ EXPORT("vm_run_packet") u32 vm_run_packet(u32 handle, u32 budget_lo, u32 budget_
   vm_env.redirect_ifindex = 0;
   vm_env.redirect_flags = 0;
   vm_env.tail_calls = 0;
+  vm_helpers_reset();
   vm_memset(cfg, 0, sizeof *cfg);
   cfg->budget = ((u64)budget_hi << 32) | budget_lo;
   cfg->n_regions = 2;

@@ -12,6 +12,7 @@ int helper_mem(struct vm_state *st, u64 addr, u64 size, u32 access);
 struct vm_map *helper_map(struct vm_state *st, u64 addr);
 
 #define HELPER(name) u64 name(struct vm_state *st, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+void vm_helpers_reset(void);
 HELPER(vm_h_trace_printk);
 HELPER(vm_h_csum_diff);
 HELPER(vm_h_skb_load_bytes);

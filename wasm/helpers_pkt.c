@@ -151,9 +151,14 @@ HELPER(vm_h_skb_pull_data) {
 
 #define SKB_MAX_LEN (65536 + ETH_HLEN) /* loopback MTU plus the link header */
 
+/* skb->encapsulation: set by bpf_skb_adjust_room with an ENCAP flag; bpf_skb_change_tail then
+ * refuses the skb, as the kernel's does. Reset for every run. */
+static int encapsulated;
+
 HELPER(vm_h_skb_change_tail) {
   u64 new_len = a2, flags = a3;
   if (flags || new_len > SKB_MAX_LEN || new_len < ETH_HLEN) return NEG(EINVAL);
+  if (encapsulated) return NEG(ENOTSUPP);
   u32 old = len(st);
   if (new_len > old) {
     s32 r = vm_packet_reserve(st, st->env->data - st->env->data_meta, (u32)new_len);
@@ -199,21 +204,54 @@ static s32 packet_splice(struct vm_state *st, u32 at, s32 diff) {
   return 0;
 }
 
+void vm_helpers_reset(void) { encapsulated = 0; }
+
+#define ADJ_ROOM_ENCAP_L3_MASK (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6)
+#define ADJ_ROOM_ENCAP_L4_MASK (BPF_F_ADJ_ROOM_ENCAP_L4_GRE | BPF_F_ADJ_ROOM_ENCAP_L4_UDP)
+/* BPF_F_ADJ_ROOM_DECAP_L3_IPV4/IPV6 came with Linux 6.3, after the UAPI header this builds
+ * against; the kernel it imitates has them. */
+#define ADJ_ROOM_DECAP_L3_MASK ((1ull << 7) | (1ull << 8))
+#define ADJ_ROOM_ENCAP_L2_MASK (0xffull << 56)
+#define ADJ_ROOM_ENCAP_MASK (ADJ_ROOM_ENCAP_L3_MASK | ADJ_ROOM_ENCAP_L4_MASK | BPF_F_ADJ_ROOM_ENCAP_L2_ETH | ADJ_ROOM_ENCAP_L2_MASK)
+
+/* bpf_skb_adjust_room: room opens (or closes) after the MAC header (BPF_ADJ_ROOM_MAC) or after
+ * the fixed IP header (BPF_ADJ_ROOM_NET: 20 bytes for IPv4 whatever its options, 40 for IPv6).
+ * Encapsulation flags change only the skb's bookkeeping, not the bytes written. */
 HELPER(vm_h_skb_adjust_room) {
   s32 diff = (s32)a2;
   u64 mode = a3, flags = a4;
-  if (flags & ~(u64)BPF_F_ADJ_ROOM_FIXED_GSO) return NEG(EINVAL); /* encapsulation flags: not emulated */
-  if (mode != BPF_ADJ_ROOM_NET && mode != BPF_ADJ_ROOM_MAC) return NEG(ENOTSUPP);
+  const u64 known = BPF_F_ADJ_ROOM_FIXED_GSO | ADJ_ROOM_ENCAP_MASK | BPF_F_ADJ_ROOM_NO_CSUM_RESET | ADJ_ROOM_DECAP_L3_MASK;
+  if (flags & ~known) return NEG(EINVAL);
   u16 proto = __builtin_bswap16((u16)skb(st)->protocol);
-  if (proto != 0x0800 && proto != 0x86dd) return NEG(ENOTSUPP);
+  u32 len_min;
+  if (proto == 0x0800) len_min = 20;
+  else if (proto == 0x86dd) len_min = 40;
+  else return NEG(ENOTSUPP);
   u32 at = ETH_HLEN;
-  if (mode == BPF_ADJ_ROOM_NET) {
-    if (len(st) < ETH_HLEN + 1) return NEG(EINVAL);
-    at += proto == 0x0800 ? (u32)(data(st)[ETH_HLEN] & 0x0f) * 4 : 40;
+  if (mode == BPF_ADJ_ROOM_NET) at += len_min;
+  else if (mode != BPF_ADJ_ROOM_MAC) return NEG(ENOTSUPP);
+  int shrink = diff < 0;
+  u32 abs = shrink ? (u32)-diff : (u32)diff;
+  if (flags & ADJ_ROOM_DECAP_L3_MASK) {
+    if (!shrink || (flags & ADJ_ROOM_ENCAP_MASK)) return NEG(EINVAL);
+    if ((flags & ADJ_ROOM_DECAP_L3_MASK) == ADJ_ROOM_DECAP_L3_MASK) return NEG(EINVAL);
   }
-  if (at > len(st) || (diff < 0 && at + (u32)-diff > len(st))) return NEG(EINVAL);
-  if (diff > 0 && len(st) + (u32)diff > SKB_MAX_LEN) return NEG(EINVAL);
-  return (u64)(s64)packet_splice(st, at, diff);
+  u32 len_cur = len(st) - ETH_HLEN;
+  if ((shrink && (abs >= len_cur || len_cur - abs < len_min)) || (!shrink && len(st) + abs > SKB_MAX_LEN))
+    return NEG(ENOTSUPP);
+  if (shrink) {
+    if (flags & ADJ_ROOM_ENCAP_MASK) return NEG(EINVAL);
+    if (at + abs > len(st)) return NEG(EFAULT);
+  } else if (flags & ADJ_ROOM_ENCAP_MASK) {
+    u64 l3 = flags & ADJ_ROOM_ENCAP_L3_MASK, l4 = flags & ADJ_ROOM_ENCAP_L4_MASK;
+    if (l3 == ADJ_ROOM_ENCAP_L3_MASK || !l3) return NEG(EINVAL);
+    if (l4 == ADJ_ROOM_ENCAP_L4_MASK) return NEG(EINVAL);
+  }
+  s32 r = packet_splice(st, at, diff);
+  if (r) return (u64)(s64)r;
+  if (!shrink && (flags & ADJ_ROOM_ENCAP_L3_MASK)) encapsulated = 1;
+  if (shrink && (flags & ADJ_ROOM_DECAP_L3_MASK)) encapsulated = 0;
+  return 0;
 }
 
 /* --- VLAN: the pushed tag lives in the skb (hardware acceleration), not in the bytes --------- */
@@ -408,9 +446,11 @@ HELPER(vm_h_trace_printk) {
       goto bad;
     }
   }
-  put(e, '\n');
+  /* The kernel returns the formatted length; the VM ends each call's text with one newline. */
+  u32 n = e->trace_len - start;
+  if (n == 0 || e->trace[e->trace_len - 1] != '\n') put(e, '\n');
   if (e->trace_len >= VM_TRACE_CAP) e->trace_dropped++;
-  return e->trace_len - start;
+  return n;
 bad:
   e->trace_len = start;
   return NEG(EINVAL);

@@ -161,7 +161,7 @@ function kernelMapName(obj: KernelObject, m: MapSpec): string {
   return suffixed?.name ?? m.name;
 }
 
-function checkLength(spec: ProgramSpec, len: number, where: ErrorLocation): void {
+export function checkLength(spec: ProgramSpec, len: number, where: ErrorLocation): void {
   if (len < ETH_HLEN) {
     throw new TwinpathError('KERNEL_PACKET_SIZE', `a ${spec.hook} test run needs at least ${ETH_HLEN} bytes of packet (an Ethernet header), this one has ${len}`, where);
   }

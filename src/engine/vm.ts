@@ -1,0 +1,267 @@
+// The VM engine: an ObjectSpec loaded into twinpath's wasm VM the way libbpf loads it into the
+// kernel. Maps are created from their specs (global data sections as one-entry arrays holding
+// their initial bytes, .rodata read-only to programs), every ld_imm64 that names a map or a global
+// is pointed at the VM's map, prog arrays and maps of maps get their initial slots, and each
+// program is validated against the helpers of its hook. A run fills the context as the kernel's
+// BPF_PROG_TEST_RUN does (see wasm/context.c) and reports what the kernel engine reports, under
+// the same names, so the two can be compared field by field.
+//
+// Where the VM cannot be the kernel: bpf_ktime_get_ns follows RunInput.timeNs, random numbers
+// come from a seeded generator, per-CPU maps have one CPU, and PERF_EVENT_ARRAY slots are left
+// empty as a test run has no perf reader (so bpf_perf_event_output returns -ENOENT in both).
+
+import { cpus } from 'node:os';
+import { TwinpathError, type ErrorLocation } from '../errors.js';
+import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
+import { Vm, VmError, type Program } from '../vm/vm.js';
+import { createVmMap, type VmMap } from '../vm/maps.js';
+import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT } from './ctx_layout.js';
+import { checkLength, skbIn, xdpIn } from './kernel.js';
+import type { Engine, EngineMap, EngineObject, OpenOptions, RunEvent, RunInput, RunOutput } from './engine.js';
+
+const BPF_MAP_TYPE_PROG_ARRAY = 3;
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const BPF_MAP_TYPE_QUEUE = 22;
+const BPF_MAP_TYPE_STACK = 23;
+const BPF_MAP_TYPE_RINGBUF = 27;
+const BPF_PSEUDO_MAP_FD = 1;
+const BPF_PSEUDO_MAP_VALUE = 2;
+
+/** The seed of bpf_get_prandom_u32 for a fresh object: runs are reproducible. */
+const DEFAULT_SEED = 0x74776e70617468n;
+
+export const vmEngine: Engine = {
+  kind: 'vm',
+  open(object, opts = {}) {
+    return new VmEngineObject(object.spec, object.file, opts);
+  },
+};
+
+class VmEngineObject implements EngineObject {
+  readonly engine = 'vm' as const;
+  readonly spec: ObjectSpec;
+  readonly #vm = new Vm();
+  readonly #maps = new Map<string, VmEngineMap>();
+  readonly #programs = new Map<string, { spec: ProgramSpec; program: Program }>();
+  readonly #where: ErrorLocation;
+
+  constructor(spec: ObjectSpec, file: string | undefined, opts: OpenOptions) {
+    this.spec = spec;
+    this.#where = file !== undefined ? { file } : spec.file !== undefined ? { file: spec.file } : {};
+    this.#vm.seed(DEFAULT_SEED);
+    const globals = globalValues(spec, opts, this.#where);
+    for (const m of spec.maps) this.#maps.set(m.name, new VmEngineMap(m, this.createMap(m, globals)));
+    for (const p of spec.programs) {
+      const where = { ...this.#where, program: p.name, section: p.section };
+      const code = this.relocate(p, where);
+      try {
+        this.#programs.set(p.name, { spec: p, program: this.#vm.load(code, { helpers: p.hook }) });
+      } catch (e) {
+        throw e instanceof TwinpathError ? e.within(where) : e;
+      }
+    }
+    this.fillSlots();
+  }
+
+  /** A VM map for a spec; global data gets its initial bytes (with the caller's globals). */
+  private createMap(m: MapSpec, globals: Map<string, Uint8Array>): VmMap {
+    const where = { ...this.#where, path: `map ${m.name}` };
+    try {
+      const inner = m.inner ? this.createMap({ ...m.inner, name: `${m.name}.inner` }, globals) : undefined;
+      let maxEntries = m.maxEntries;
+      // libbpf sizes a perf event array with max_entries 0 to the possible CPUs.
+      if (m.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0) maxEntries = possibleCpus();
+      const map = createVmMap(this.#vm, {
+        type: m.type,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries,
+        flags: m.flags,
+        inner,
+        name: m.name,
+        possibleCpus: possibleCpus(),
+      });
+      if (m.data) map.update(new Uint8Array(4), globals.get(m.name) ?? m.data.contents);
+      return map;
+    } catch (e) {
+      throw e instanceof TwinpathError ? e.within(where) : e;
+    }
+  }
+
+  /** Points every ld_imm64 that names a map or a global at the VM's map. */
+  private relocate(p: ProgramSpec, where: ErrorLocation): Uint8Array {
+    const code = p.instructions.slice();
+    const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
+    for (const r of p.references) {
+      const m = this.#maps.get(r.map);
+      const at = r.insn * 8;
+      if (!m || at + 16 > code.length || code[at] !== 0x18) {
+        throw new TwinpathError('ELF_BAD_RELOC', `insn ${r.insn}: reference to map "${r.map}" cannot be resolved`, where);
+      }
+      const isData = this.spec.maps.find((s) => s.name === r.map)?.data !== undefined;
+      code[at + 1] = (code[at + 1]! & 0x0f) | ((isData ? BPF_PSEUDO_MAP_VALUE : BPF_PSEUDO_MAP_FD) << 4);
+      dv.setUint32(at + 4, m.vm.id, true);
+      dv.setUint32(at + 12, isData ? r.offset : 0, true);
+    }
+    return code;
+  }
+
+  /** Initial slots of prog arrays (programs) and maps of maps (inner maps), as libbpf fills them. */
+  private fillSlots(): void {
+    for (const m of this.spec.maps) {
+      if (!m.initial) continue;
+      const map = this.#maps.get(m.name)!;
+      for (const slot of m.initial) {
+        const value = new Uint8Array(4);
+        const dv = new DataView(value.buffer);
+        if (m.type === BPF_MAP_TYPE_PROG_ARRAY) {
+          const prog = this.#programs.get(slot.name);
+          if (!prog) throw new TwinpathError('ELF_BAD_MAP', `prog array "${m.name}" slot ${slot.index}: no program "${slot.name}"`, this.#where);
+          dv.setUint32(0, prog.program.handle, true);
+        } else {
+          const inner = this.#maps.get(slot.name);
+          if (!inner) throw new TwinpathError('ELF_BAD_MAP', `map "${m.name}" slot ${slot.index}: no map "${slot.name}"`, this.#where);
+          dv.setUint32(0, inner.vm.id, true);
+        }
+        const key = new Uint8Array(m.keySize);
+        new DataView(key.buffer).setUint32(0, slot.index, true);
+        map.vm.update(key, value);
+      }
+    }
+  }
+
+  map(name: string): EngineMap {
+    const m = this.#maps.get(name);
+    if (!m) throw new TwinpathError('USAGE', `no map "${name}" (maps: ${[...this.#maps.keys()].join(', ') || 'none'})`, this.#where);
+    return m;
+  }
+
+  maps(): EngineMap[] {
+    return [...this.#maps.values()];
+  }
+
+  /** The VM program handle of a program, for tests that fill prog arrays themselves. */
+  programHandle(name: string): number | undefined {
+    return this.#programs.get(name)?.program.handle;
+  }
+
+  run(name: string, input: RunInput): RunOutput {
+    const entry = this.#programs.get(name);
+    if (!entry) {
+      throw new TwinpathError('ELF_NO_PROGRAM', `no program named "${name}" (programs: ${[...this.#programs.keys()].join(', ') || 'none'})`, this.#where);
+    }
+    const { spec, program } = entry;
+    const where: ErrorLocation = { ...this.#where, program: spec.name, section: spec.section };
+    checkLength(spec, input.packet.length, where);
+    const ctxIn = spec.hook === 'tc' ? skbIn(input.ctx ?? {}, where) : xdpIn(input.ctx ?? {}, input.packet.length, where);
+    let r;
+    try {
+      r = this.#vm.runPacket(program, spec.hook, input.packet, { ctxIn, timeNs: input.timeNs });
+    } catch (e) {
+      throw e instanceof VmError || e instanceof TwinpathError ? e.within(where) : e;
+    }
+    const ctx: Record<string, number> = {};
+    const ctx64: Record<string, bigint> = {};
+    // A tc run reports the skb fields back; an XDP run reports ingress_ifindex and rx_queue_index
+    // as ctx_in gave them (the kernel converts back only the data offsets), although the program
+    // saw the loopback device's ifindex when none was given.
+    const layout = spec.hook === 'tc' ? SK_BUFF : XDP_MD;
+    const after = spec.hook === 'tc' ? r.ctx : ctxIn;
+    for (const field of spec.hook === 'tc' ? TC_CTX_OUT : XDP_CTX_OUT) {
+      const v = readField(after, ctxField(layout, field));
+      if (typeof v === 'bigint') ctx64[field] = v;
+      else ctx[field] = v;
+    }
+    const events: RunEvent[] = [];
+    for (const m of this.#maps.values()) {
+      if (m.type === BPF_MAP_TYPE_RINGBUF) for (const rec of m.vm.drain()) events.push({ kind: 'ringbuf', map: m.name, data: rec.data });
+      else if (m.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) for (const rec of m.vm.drain()) events.push({ kind: 'perf', map: m.name, data: rec.data });
+    }
+    const enc = new TextEncoder();
+    for (const line of r.trace) events.push({ kind: 'trace', data: enc.encode(line) });
+    return { retval: r.retval, packet: r.packet, ctx, ...(spec.hook === 'tc' ? { ctx64 } : {}), events };
+  }
+
+  close(): void {
+    for (const { program } of this.#programs.values()) program.dispose();
+    this.#programs.clear();
+    for (const m of this.#maps.values()) m.vm.destroy();
+    this.#maps.clear();
+  }
+}
+
+/** Values for globals, by data section, after checking each name and size against the spec. */
+function globalValues(spec: ObjectSpec, opts: OpenOptions, where: ErrorLocation): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, bytes] of Object.entries(opts.globals ?? {})) {
+    const m = spec.maps.find((x) => x.data?.variables.some((v) => v.name === name));
+    const v = m?.data?.variables.find((x) => x.name === name);
+    if (!m || !v) throw new TwinpathError('USAGE', `no global variable named "${name}"`, where);
+    if (v.size !== bytes.length) throw new TwinpathError('USAGE', `global "${name}" is ${v.size} bytes, got ${bytes.length}`, where);
+    const contents = (out.get(m.name) ?? m.data!.contents).slice();
+    contents.set(bytes, v.offset);
+    out.set(m.name, contents);
+  }
+  return out;
+}
+
+/** The CPUs the kernel would report possible; LRU maps size their free lists by it. */
+function possibleCpus(): number {
+  return Math.max(1, cpus().length);
+}
+
+/** EngineMap over a VmMap. */
+class VmEngineMap implements EngineMap {
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+
+  constructor(spec: MapSpec, readonly vm: VmMap) {
+    this.name = spec.name;
+    this.type = spec.type;
+    this.keySize = spec.keySize;
+    this.valueSize = spec.valueSize;
+    this.maxEntries = vm.maxEntries;
+  }
+
+  private get keyless(): boolean {
+    return this.type === BPF_MAP_TYPE_QUEUE || this.type === BPF_MAP_TYPE_STACK;
+  }
+
+  lookup(key: Uint8Array): Uint8Array | undefined {
+    if (this.keyless) return this.vm.peek();
+    return this.vm.lookup(key);
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    if (this.keyless) this.vm.push(value, flags);
+    else this.vm.update(key, value, flags);
+  }
+
+  delete(key: Uint8Array): void {
+    this.vm.delete(key);
+  }
+
+  entries(): Array<[Uint8Array, Uint8Array]> {
+    if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) return [];
+    if (this.keyless) {
+      // Pop in the kernel's order, then push back so the map is as it was.
+      const popped: Uint8Array[] = [];
+      for (let v = this.vm.pop(); v !== undefined; v = this.vm.pop()) popped.push(v);
+      const order = this.type === BPF_MAP_TYPE_STACK ? [...popped].reverse() : popped;
+      for (const v of order) this.vm.push(v);
+      return popped.map((v) => [new Uint8Array(0), v]);
+    }
+    return this.vm.entries();
+  }
+
+  push(value: Uint8Array, flags = 0): void {
+    this.vm.push(value, flags);
+  }
+
+  pop(): Uint8Array | undefined {
+    return this.vm.pop();
+  }
+}
