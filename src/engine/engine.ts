@@ -46,6 +46,8 @@ export interface RunOutput {
   retval: number;
   /** The packet as the program left it (after head/tail adjustments). */
   packet: Uint8Array;
+  /** XDP metadata in front of the packet (bpf_xdp_adjust_meta), when the engine can tell. */
+  meta?: Uint8Array;
   /** Writable context fields after the run, by their UAPI names (mark, priority, cb[0], ...). */
   ctx: Record<string, number>;
   /** 64-bit context fields after the run (tstamp, hwtstamp), exactly; a number would round them. */

@@ -179,7 +179,14 @@ class VmEngineObject implements EngineObject {
     }
     const enc = new TextEncoder();
     for (const line of r.trace) events.push({ kind: 'trace', data: enc.encode(line) });
-    return { retval: r.retval, packet: r.packet, ctx, ...(spec.hook === 'tc' ? { ctx64 } : {}), events };
+    return {
+      retval: r.retval,
+      packet: r.packet,
+      ctx,
+      ...(spec.hook === 'tc' ? { ctx64 } : {}),
+      ...(r.meta.length ? { meta: r.meta } : {}),
+      events,
+    };
   }
 
   close(): void {

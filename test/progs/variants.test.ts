@@ -3,10 +3,11 @@
 // the same verdicts, output, context and counters for the same packets as the recorded results.
 
 import { readdirSync } from 'node:fs';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeKernel } from '../helpers/kernel.js';
 import { progsDir, readExpected } from './expected.js';
 import { runInKernel } from './kernel_run.js';
+import { runInVm } from './vm_run.js';
 
 const variants = readdirSync(progsDir).filter((f) => /^parse(\.clang-\d+-v\d)?\.bpf\.o$/.test(f)).sort();
 
@@ -22,6 +23,15 @@ describeKernel('parse built by every compiler and cpu version', () => {
     it(`${file} agrees with the recorded results`, () => {
       const run = runInKernel(exp, file);
       expect(run.results).toEqual(exp.results);
+    });
+  }
+});
+
+describe('parse built by every compiler and cpu version, in the VM', () => {
+  const exp = readExpected('parse');
+  for (const file of variants) {
+    it(`${file} agrees with the recorded results`, () => {
+      expect(runInVm(exp, file)).toEqual(exp.results);
     });
   }
 });
