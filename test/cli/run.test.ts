@@ -1,8 +1,7 @@
 // `twinpath run`: the --json contract ({"index","engine","retval","action","data"} per packet and
 // engine), text output, captures written here with src/pcap (streamed, other link types skipped
 // with a message, a damaged capture failing after the packets before the damage), --ctx and
-// --global, and the errors a user can cause. The kernel cases skip on a laptop; --engine vm and
-// --engine both skip while the VM engine (src/engine/vm.ts) is not in the tree.
+// --global, and the errors a user can cause. The kernel cases skip on a laptop.
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,7 +76,6 @@ async function writeCapture(name: string, bytes: Uint8Array): Promise<string> {
 
 const pcap = () => encodePcap(PACKETS.map((data, i) => ({ data, timestampNs: 1_000_000_000n * BigInt(i + 1) })), { linkType: LINKTYPE_ETHERNET });
 
-const VM_REASON = existsSync(join(ROOT, 'src/engine/vm.ts')) ? undefined : 'src/engine/vm.ts is not in the tree yet';
 
 describe('twinpath run: usage errors (no engine needed)', () => {
   it('needs exactly one of --pcap and --packet', async () => {
@@ -116,7 +114,7 @@ describe('twinpath run: usage errors (no engine needed)', () => {
   });
 });
 
-describe.skipIf(VM_REASON !== undefined)(`twinpath run --engine vm|both${VM_REASON ? ` [skipped: ${VM_REASON}]` : ''}`, () => {
+describe('twinpath run --engine vm|both', () => {
   it('runs in the VM with the same JSON shape', async () => {
     const r = await cli('run', XDP, '--engine', 'vm', '--packet', hex(PACKETS[0]!), '--json');
     expect(r.status).toBe(0);
@@ -140,14 +138,6 @@ describe.skipIf(VM_REASON !== undefined)(`twinpath run --engine vm|both${VM_REAS
       const r = await cli('run', TC, '--engine', 'both', '--packet', hex(PACKETS[0]!), '--global', 'verdict=2');
       expect(r.out).toMatch(/^packet 0: vm TC_ACT_SHOT \d+ bytes \| kernel TC_ACT_SHOT \d+ bytes \| same\n$/);
     });
-  });
-});
-
-describe('twinpath run --engine vm without the VM engine', () => {
-  it.skipIf(VM_REASON === undefined)('says the VM engine is missing', async () => {
-    const r = await cli('run', TC, '--packet', hex(PACKETS[0]!));
-    expect(r.status).toBe(2);
-    expect(r.err).toMatch(/VM engine.*\[ENGINE_UNAVAILABLE\]\n$/);
   });
 });
 

@@ -11,7 +11,6 @@ import { main } from '../../src/cli/main.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { ROOT } from '../helpers/paths.js';
 
-const HAS_VM = existsSync(join(ROOT, 'src/engine/vm.ts'));
 
 describe('getEngine', () => {
   it('gives the kernel engine', async () => {
@@ -19,11 +18,7 @@ describe('getEngine', () => {
     expect(kernelEngine.kind).toBe('kernel');
   });
 
-  it.skipIf(HAS_VM)('says the VM engine is not there yet, with a code', async () => {
-    await expect(getEngine('vm')).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
-  });
-
-  it.skipIf(!HAS_VM)('gives the VM engine once src/engine/vm.ts exists', async () => {
+  it('gives the VM engine', async () => {
     expect((await getEngine('vm')).kind).toBe('vm');
   });
 
