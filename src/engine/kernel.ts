@@ -106,6 +106,7 @@ class KernelEngineObject implements EngineObject {
     }
     const where: ErrorLocation = { ...this.#where, program: spec.name, section: spec.section };
     checkLength(spec, input.packet.length, where);
+    checkTcHeaders(spec, input.packet, where);
     const ctxIn = spec.hook === 'tc' ? skbIn(input.ctx ?? {}, where) : xdpIn(input.ctx ?? {}, input.packet.length, where);
     const kp = this.#obj.program(spec.name);
     const r = testRun(kp, input.packet, ctxIn, input.ctx ?? {}, where);
@@ -168,6 +169,19 @@ export function checkLength(spec: ProgramSpec, len: number, where: ErrorLocation
   if (spec.hook === 'tc' && len > TC_TEST_RUN_MAX_PACKET) {
     throw new TwinpathError('KERNEL_PACKET_SIZE',
       `a tc test run takes at most ${TC_TEST_RUN_MAX_PACKET} bytes of packet (one page less headroom and skb_shared_info), this one has ${len}`, where);
+  }
+}
+
+/** The kernel's tc test run also refuses (EINVAL) an IPv4 frame too short for an IPv4 header and
+ * an IPv6 frame too short for an IPv6 header, judged by the EtherType. Both engines refuse these
+ * the same way, before running anything. */
+export function checkTcHeaders(spec: ProgramSpec, packet: Uint8Array, where: ErrorLocation): void {
+  if (spec.hook !== 'tc' || packet.length < ETH_HLEN) return;
+  const type = (packet[12]! << 8) | packet[13]!;
+  const need = type === 0x0800 ? ETH_HLEN + 20 : type === 0x86dd ? ETH_HLEN + 40 : 0;
+  if (packet.length < need) {
+    throw new TwinpathError('KERNEL_PACKET_SIZE',
+      `a tc test run refuses a ${type === 0x0800 ? 'IPv4' : 'IPv6'} frame shorter than ${need} bytes, this one has ${packet.length}`, where);
   }
 }
 

@@ -16,7 +16,7 @@ import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
 import { Vm, VmError, type Program } from '../vm/vm.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT } from './ctx_layout.js';
-import { checkLength, skbIn, xdpIn } from './kernel.js';
+import { checkLength, checkTcHeaders, skbIn, xdpIn } from './kernel.js';
 import type { Engine, EngineMap, EngineObject, OpenOptions, RunEvent, RunInput, RunOutput } from './engine.js';
 
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
@@ -153,6 +153,7 @@ class VmEngineObject implements EngineObject {
     const { spec, program } = entry;
     const where: ErrorLocation = { ...this.#where, program: spec.name, section: spec.section };
     checkLength(spec, input.packet.length, where);
+    checkTcHeaders(spec, input.packet, where);
     const ctxIn = spec.hook === 'tc' ? skbIn(input.ctx ?? {}, where) : xdpIn(input.ctx ?? {}, input.packet.length, where);
     let r;
     try {
