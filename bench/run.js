@@ -96,3 +96,37 @@ console.log(
     `packet program / arithmetic loop per insn: ${(pktNs / first.executed / (loopNs / loopExecuted)).toFixed(2)}x`,
 );
 console.log(`verdict of the bench packet: r0 = ${first.r0}`);
+
+// 4. The same clang-compiled XDP program (bench_xdp in bpf/bench/packet.bpf.o) in both engines:
+// the VM engine per packet (context, packet buffer and all), and the kernel's BPF_PROG_TEST_RUN
+// as the kernel times it (repeat=1000) and as a caller sees one call (a system call each).
+{
+  const { readObject } = await import('../dist/elf/object.js');
+  const { vmEngine } = await import('../dist/engine/vm.js');
+  const bytes = new Uint8Array(readFileSync(objPath));
+  const spec = readObject(bytes, 'bpf/bench/packet.bpf.o');
+  const obj = vmEngine.open({ bytes, file: 'bpf/bench/packet.bpf.o', spec });
+  const vmNs = measure(() => obj.run('bench_xdp', { packet }), 100000);
+  console.log('');
+  console.log(`XDP program on a 64-byte packet, VM engine (context, copy in and out): ${vmNs.toFixed(0)} ns/packet`);
+  obj.close();
+  try {
+    const { kernelAvailability, KernelObject } = await import('../dist/kernel/index.js');
+    const ok = kernelAvailability();
+    if (!ok.ok) {
+      console.log(`kernel: not measured (${ok.reason})`);
+    } else {
+      const ko = KernelObject.open(bytes, 'packet');
+      ko.setAutoload('bench_raw', false);
+      ko.load();
+      const kp = ko.program('bench_xdp');
+      const inKernel = kp.testRun(packet, { repeat: 1000 }).durationNs;
+      const callNs = measure(() => kp.testRun(packet), 20000, 5);
+      console.log(`same program, kernel test run: ${inKernel} ns/packet as the kernel times it (repeat=1000), ${callNs.toFixed(0)} ns per call from Node`);
+      console.log(`VM engine / kernel per call: ${(vmNs / callNs).toFixed(2)}x; VM engine / kernel in-kernel time: ${(vmNs / inKernel).toFixed(1)}x`);
+      ko.close();
+    }
+  } catch (e) {
+    console.log(`kernel: not measured (${e.message})`);
+  }
+}

@@ -43,7 +43,9 @@ EXPORT("vm_packet_buffer") u32 vm_packet_buffer(u32 hook, u32 len) {
     vm_env.buf_cap = vm_env.buf ? cap : 0;
     if (!vm_env.buf) return 0;
   }
-  vm_memset((void *)(uptr)vm_env.buf, 0, vm_env.buf_cap);
+  /* The kernel's buffer starts zeroed. Only the headroom can be seen without a helper that
+   * zeroes what it exposes (bpf_xdp_adjust_head moves data into it), so only it is cleared. */
+  vm_memset((void *)(uptr)vm_env.buf, 0, head);
   vm_env.hook = hook;
   vm_env.data = vm_env.buf + head;
   vm_env.data_end = vm_env.data + len;

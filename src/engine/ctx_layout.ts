@@ -96,13 +96,29 @@ export function ctxField(layout: readonly CtxField[], name: string): CtxField {
   return f;
 }
 
+// Little-endian byte arithmetic rather than a DataView: these run for every packet, and making
+// a DataView costs more than the read.
 export function readField(buf: Uint8Array, f: CtxField): number | bigint {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  return f.size === 8 ? dv.getBigUint64(f.offset, true) : dv.getUint32(f.offset, true);
+  const o = f.offset;
+  const lo = (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24)) >>> 0;
+  if (f.size !== 8) return lo;
+  const hi = (buf[o + 4]! | (buf[o + 5]! << 8) | (buf[o + 6]! << 16) | (buf[o + 7]! << 24)) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 export function writeField(buf: Uint8Array, f: CtxField, value: number | bigint): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (f.size === 8) dv.setBigUint64(f.offset, BigInt.asUintN(64, BigInt(value)), true);
-  else dv.setUint32(f.offset, Number(BigInt.asUintN(32, BigInt(value))), true);
+  const o = f.offset;
+  const v = BigInt.asUintN(64, BigInt(value));
+  const lo = Number(v & 0xffffffffn);
+  buf[o] = lo & 0xff;
+  buf[o + 1] = (lo >>> 8) & 0xff;
+  buf[o + 2] = (lo >>> 16) & 0xff;
+  buf[o + 3] = lo >>> 24;
+  if (f.size === 8) {
+    const hi = Number(v >> 32n);
+    buf[o + 4] = hi & 0xff;
+    buf[o + 5] = (hi >>> 8) & 0xff;
+    buf[o + 6] = (hi >>> 16) & 0xff;
+    buf[o + 7] = hi >>> 24;
+  }
 }

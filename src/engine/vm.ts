@@ -13,11 +13,11 @@
 import { cpus } from 'node:os';
 import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
-import { Vm, VmError, type Program } from '../vm/vm.js';
+import { Vm, type Program } from '../vm/vm.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
-import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT } from './ctx_layout.js';
+import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
 import { checkLength, checkTcHeaders, skbIn, xdpIn } from './kernel.js';
-import type { Engine, EngineMap, EngineObject, OpenOptions, RunEvent, RunInput, RunOutput } from './engine.js';
+import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput } from './engine.js';
 
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
@@ -26,6 +26,9 @@ const BPF_MAP_TYPE_STACK = 23;
 const BPF_MAP_TYPE_RINGBUF = 27;
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_VALUE = 2;
+
+const TEXT = new TextEncoder();
+const NO_CTX: RunContext = {};
 
 /** The seed of bpf_get_prandom_u32 for a fresh object: runs are reproducible. */
 const DEFAULT_SEED = 0x74776e70617468n;
@@ -42,7 +45,9 @@ class VmEngineObject implements EngineObject {
   readonly spec: ObjectSpec;
   readonly #vm = new Vm();
   readonly #maps = new Map<string, VmEngineMap>();
-  readonly #programs = new Map<string, { spec: ProgramSpec; program: Program }>();
+  readonly #programs = new Map<string, { spec: ProgramSpec; program: Program; where: ErrorLocation; fields: CtxField[] }>();
+  /** RINGBUF and PERF_EVENT_ARRAY maps, drained after every run. */
+  readonly #recordMaps: VmEngineMap[] = [];
   readonly #where: ErrorLocation;
 
   constructor(spec: ObjectSpec, file: string | undefined, opts: OpenOptions) {
@@ -50,12 +55,17 @@ class VmEngineObject implements EngineObject {
     this.#where = file !== undefined ? { file } : spec.file !== undefined ? { file: spec.file } : {};
     this.#vm.seed(DEFAULT_SEED);
     const globals = globalValues(spec, opts, this.#where);
-    for (const m of spec.maps) this.#maps.set(m.name, new VmEngineMap(m, this.createMap(m, globals)));
+    for (const m of spec.maps) {
+      const map = new VmEngineMap(m, this.createMap(m, globals));
+      this.#maps.set(m.name, map);
+      if (m.type === BPF_MAP_TYPE_RINGBUF || m.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) this.#recordMaps.push(map);
+    }
     for (const p of spec.programs) {
       const where = { ...this.#where, program: p.name, section: p.section };
       const code = this.relocate(p, where);
       try {
-        this.#programs.set(p.name, { spec: p, program: this.#vm.load(code, { helpers: p.hook }) });
+        const fields = (p.hook === 'tc' ? TC_CTX_OUT : XDP_CTX_OUT).map((f) => ctxField(p.hook === 'tc' ? SK_BUFF : XDP_MD, f));
+        this.#programs.set(p.name, { spec: p, program: this.#vm.load(code, { helpers: p.hook }), where, fields });
       } catch (e) {
         throw e instanceof TwinpathError ? e.within(where) : e;
       }
@@ -150,41 +160,38 @@ class VmEngineObject implements EngineObject {
     if (!entry) {
       throw new TwinpathError('ELF_NO_PROGRAM', `no program named "${name}" (programs: ${[...this.#programs.keys()].join(', ') || 'none'})`, this.#where);
     }
-    const { spec, program } = entry;
-    const where: ErrorLocation = { ...this.#where, program: spec.name, section: spec.section };
+    const { spec, program, where, fields } = entry;
     checkLength(spec, input.packet.length, where);
     checkTcHeaders(spec, input.packet, where);
-    const ctxIn = spec.hook === 'tc' ? skbIn(input.ctx ?? {}, where) : xdpIn(input.ctx ?? {}, input.packet.length, where);
+    const tc = spec.hook === 'tc';
+    const ctxIn = tc ? skbIn(input.ctx ?? NO_CTX, where) : xdpIn(input.ctx ?? NO_CTX, input.packet.length, where);
     let r;
     try {
       r = this.#vm.runPacket(program, spec.hook, input.packet, { ctxIn, timeNs: input.timeNs });
     } catch (e) {
-      throw e instanceof VmError || e instanceof TwinpathError ? e.within(where) : e;
+      throw e instanceof TwinpathError ? e.within(where) : e;
     }
-    const ctx: Record<string, number> = {};
-    const ctx64: Record<string, bigint> = {};
     // A tc run reports the skb fields back; an XDP run reports ingress_ifindex and rx_queue_index
     // as ctx_in gave them (the kernel converts back only the data offsets), although the program
     // saw the loopback device's ifindex when none was given.
-    const layout = spec.hook === 'tc' ? SK_BUFF : XDP_MD;
-    const after = spec.hook === 'tc' ? r.ctx : ctxIn;
-    for (const field of spec.hook === 'tc' ? TC_CTX_OUT : XDP_CTX_OUT) {
-      const v = readField(after, ctxField(layout, field));
-      if (typeof v === 'bigint') ctx64[field] = v;
-      else ctx[field] = v;
+    const ctx: Record<string, number> = {};
+    const ctx64: Record<string, bigint> = {};
+    const after = tc ? r.ctx : ctxIn;
+    for (const f of fields) {
+      const v = readField(after, f);
+      if (typeof v === 'bigint') ctx64[f.name] = v;
+      else ctx[f.name] = v;
     }
     const events: RunEvent[] = [];
-    for (const m of this.#maps.values()) {
-      if (m.type === BPF_MAP_TYPE_RINGBUF) for (const rec of m.vm.drain()) events.push({ kind: 'ringbuf', map: m.name, data: rec.data });
-      else if (m.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) for (const rec of m.vm.drain()) events.push({ kind: 'perf', map: m.name, data: rec.data });
+    for (const m of this.#recordMaps) {
+      for (const rec of m.vm.drain()) events.push({ kind: m.type === BPF_MAP_TYPE_RINGBUF ? 'ringbuf' : 'perf', map: m.name, data: rec.data });
     }
-    const enc = new TextEncoder();
-    for (const line of r.trace) events.push({ kind: 'trace', data: enc.encode(line) });
+    for (const line of r.trace) events.push({ kind: 'trace', data: TEXT.encode(line) });
     return {
       retval: r.retval,
       packet: r.packet,
       ctx,
-      ...(spec.hook === 'tc' ? { ctx64 } : {}),
+      ...(tc ? { ctx64 } : {}),
       ...(r.meta.length ? { meta: r.meta } : {}),
       events,
     };

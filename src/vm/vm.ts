@@ -161,12 +161,14 @@ export class RunResult {
 
 const DEFAULT_BUDGET = K.EBPF_DEFAULT_BUDGET;
 const EMPTY = new Uint8Array(0);
+const TEXT = new TextDecoder();
 
 /** One VM instance: a wasm module instance holding loaded programs. */
 export class Vm {
   readonly x: VmExports;
   private readonly reportAddr: number;
   private readonly configAddr: number;
+  private readonly envAddr: number;
   private scratch = 0;
   /** Runs so far; a RunResult reads memory only while it is the latest run. */
   runs = 0;
@@ -176,6 +178,7 @@ export class Vm {
     this.x = instantiateVm();
     this.reportAddr = this.x.vm_report_addr();
     this.configAddr = this.x.vm_config_addr();
+    this.envAddr = this.x.vm_env_addr();
   }
 
   /** Validates and loads bytecode (8-byte slots); throws VmError naming the instruction. */
@@ -217,37 +220,48 @@ export class Vm {
       this.bytes().set(opts.ctxIn, ci);
     }
     x.vm_set_ctx_in(opts.ctxIn ? 1 : 0);
-    const env = x.vm_env_addr();
-    let dv = new DataView(x.memory.buffer);
-    dv.setBigUint64(env, BigInt.asUintN(64, opts.timeNs ?? 0n), true);
-    if (dv.getBigUint64(env + 8, true) === 0n) dv.setBigUint64(env + 8, 0x9e3779b97f4a7c15n, true);
-    const budget = opts.budget ?? DEFAULT_BUDGET;
-    if (!Number.isSafeInteger(budget) || budget <= 0) {
-      throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+    // The env is read and written through the cached 32-bit view: DataViews over memory.buffer
+    // cost more than a short program's run. Offsets are fixed by static assertions in context.c.
+    const e = this.envAddr >>> 2;
+    let w = this.words();
+    const t = BigInt.asUintN(64, opts.timeNs ?? 0n);
+    w[e] = Number(t & 0xffffffffn);
+    w[e + 1] = Number(t >> 32n);
+    if (w[e + 2] === 0 && w[e + 3] === 0) {
+      w[e + 2] = 0x7f4a7c15;
+      w[e + 3] = 0x9e3779b9;
+    }
+    let budget = DEFAULT_BUDGET;
+    if (opts.budget !== undefined) {
+      budget = opts.budget;
+      if (!Number.isSafeInteger(budget) || budget <= 0) {
+        throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+      }
     }
     this.runs++;
     const status = x.vm_run_packet(p.handle, budget >>> 0, Math.floor(budget / 2 ** 32));
     if (status !== K.VM_OK) throw this.error(p.code);
-    dv = new DataView(x.memory.buffer);
+    w = this.words();
     const u8 = this.bytes();
-    const r = this.reportAddr;
-    const ctxAddr = dv.getUint32(env + 20, true);
-    const data = dv.getUint32(env + 32, true);
-    const dataEnd = dv.getUint32(env + 36, true);
-    const dataMeta = dv.getUint32(env + 40, true);
-    const redirectIfindex = dv.getUint32(env + 44, true);
-    const traceLen = dv.getUint32(env + 52, true);
-    const r0 = dv.getBigUint64(r + 40, true);
-    const trace = traceLen ? new TextDecoder().decode(u8.subarray(env + 64, env + 64 + traceLen)).split('\n').slice(0, -1) : [];
+    const r = this.reportAddr >>> 2;
+    const ctxAddr = w[e + 5]!;
+    const data = w[e + 8]!;
+    const dataEnd = w[e + 9]!;
+    const dataMeta = w[e + 10]!;
+    const redirectIfindex = w[e + 11]!;
+    const traceLen = w[e + 13]!;
+    const r0lo = w[r + 10]!;
+    const r0 = (BigInt(w[r + 11]!) << 32n) | BigInt(r0lo);
+    const trace = traceLen ? TEXT.decode(u8.subarray(this.envAddr + 64, this.envAddr + 64 + traceLen)).split('\n').slice(0, -1) : [];
     return {
       r0,
-      retval: Number(r0 & 0xffffffffn),
-      executed: Number(dv.getBigUint64(r + 48, true)),
+      retval: r0lo,
+      executed: w[r + 12]! + w[r + 13]! * 2 ** 32,
       packet: u8.slice(data, dataEnd),
       meta: u8.slice(dataMeta, data),
       ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
       trace,
-      ...(redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: dv.getUint32(env + 48, true) } } : {}),
+      ...(redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: w[e + 12]! } } : {}),
     };
   }
 
