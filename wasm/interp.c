@@ -134,11 +134,29 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
     st->depth = depth + 1;                                                                    \
     st->stack_lo = stack_lo;                                                                  \
   } while (0)
+/* After a helper: a failure inside it or an unwind leave the loop; a tail call (bpf_tail_call)
+ * continues it in the target program, in the same frame, with r1 the context and the frames of
+ * subprograms dropped. Handled here, inside the loop, so that the loop keeps a single entry
+ * (a jump back into it from outside makes the control flow irreducible, and the compiled wasm
+ * then pays for a dispatch variable on every instruction). */
 #define AFTER_HELPER()                                                                        \
   do {                                                                                        \
     left = st->left;                                                                          \
     RELOAD_HOT();                                                                             \
-    if (unlikely(st->status | st->stop) || st->tail_target) goto helper_done;                 \
+    if (unlikely(st->status | st->stop)) goto helper_done;                                    \
+    if (unlikely(st->tail_target != NULL)) {                                                  \
+      const struct vm_prog *t_ = st->tail_target;                                             \
+      st->tail_target = NULL;                                                                 \
+      st->prog = prog = t_;                                                                   \
+      code = t_->code;                                                                        \
+      ord = t_->ord;                                                                          \
+      depth = base;                                                                           \
+      stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);                                   \
+      stack_len = stack_top - stack_lo;                                                       \
+      reg[1] = st->tail_ctx;                                                                  \
+      reg[10] = stack_lo + EBPF_STACK_SIZE;                                                   \
+      ip = blk = code;                                                                        \
+    }                                                                                         \
   } while (0)
 
 /* Address of an access of SIZE bytes at ADDR, or a jump to oob. The first region (the packet or
@@ -234,7 +252,6 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
     break; }
 
   for (;;) {
-  next:
     i = ip++;
     switch (i->op) {
       BINOP(EBPF_ALU_ADD, +)
@@ -413,7 +430,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
   }
 
 helper_done:
-  /* After a helper: a failure inside it, an unwind, or a tail call. */
+  /* After a helper: a failure inside it, or an unwind. */
   if (st->status) {
     u32 status = st->status;
     if (vm_report.status == VM_OK) { /* a fault in the helper itself, not in a nested run */
@@ -423,26 +440,8 @@ helper_done:
     }
     return status;
   }
-  if (st->stop) {
-    reg[0] = st->stop_r0;
-    goto done;
-  }
-  {
-    /* bpf_tail_call: the target replaces the running program in the same frame, with r1 the
-     * context; the frames of subprograms are dropped. */
-    const struct vm_prog *t = st->tail_target;
-    st->tail_target = NULL;
-    st->prog = prog = t;
-    code = t->code;
-    ord = t->ord;
-    depth = base;
-    stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);
-    stack_len = stack_top - stack_lo;
-    reg[1] = st->tail_ctx;
-    reg[10] = stack_lo + EBPF_STACK_SIZE;
-    ip = blk = code;
-    goto next;
-  }
+  reg[0] = st->stop_r0;
+  goto done;
 
 done:
   st->left = left;
