@@ -209,21 +209,20 @@ static u64 h_ringbuf_reserve(struct vm_state *st, u64 map, u64 size, u64 flags, 
   return (u64)(uptr)vm_ringbuf_reserve(m, size, flags);
 }
 
+/* A sample pointer must lie in a ring buffer's data area; anything else stops the run. */
+static int ringbuf_sample(struct vm_state *st, u64 sample) {
+  if (vm_map_by_arena(sample, 1)) return 1;
+  vm_helper_fault(st, sample, 1, VM_ACCESS_WRITE);
+  return 0;
+}
+
 static u64 h_ringbuf_submit(struct vm_state *st, u64 sample, u64 flags, u64 a3, u64 a4, u64 a5) {
-  if (!vm_map_by_arena(sample, 1)) {
-    vm_helper_fault(st, sample, 1, VM_ACCESS_WRITE);
-    return 0;
-  }
-  vm_ringbuf_submit((void *)(uptr)sample, flags);
+  if (ringbuf_sample(st, sample)) vm_ringbuf_submit((void *)(uptr)sample, flags);
   return 0;
 }
 
 static u64 h_ringbuf_discard(struct vm_state *st, u64 sample, u64 flags, u64 a3, u64 a4, u64 a5) {
-  if (!vm_map_by_arena(sample, 1)) {
-    vm_helper_fault(st, sample, 1, VM_ACCESS_WRITE);
-    return 0;
-  }
-  vm_ringbuf_discard((void *)(uptr)sample, flags);
+  if (ringbuf_sample(st, sample)) vm_ringbuf_discard((void *)(uptr)sample, flags);
   return 0;
 }
 

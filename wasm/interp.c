@@ -22,54 +22,53 @@ struct frame {
 static u8 stack_mem[EBPF_STACK_SIZE * EBPF_MAX_CALL_FRAMES] __attribute__((aligned(16)));
 #define STACK_TOP ((u32)(uptr)stack_mem + sizeof stack_mem)
 
+/* Whether [addr, addr+size) lies in [lo, lo+len), without overflow for any 64-bit addr. */
+static inline int in_range(u64 addr, u32 size, u32 lo, u32 len) {
+  return addr >= lo && len >= size && addr - lo <= (u64)(len - size);
+}
+
 /* Slow path of the memory check: the regions after the first (which the fast path tries), then
  * the maps' storage. */
 static int region_ok(const struct vm_run_config *cfg, u64 addr, u32 size, u32 need) {
   for (u32 k = 1; k < cfg->n_regions; k++) {
     const struct vm_region *r = &cfg->regions[k];
-    if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size))
-      return (r->flags & need) == need;
+    if (in_range(addr, size, r->lo, r->len)) return (r->flags & need) == need;
   }
   return vm_map_region_ok(addr, size, need);
 }
 
 int vm_mem_ok(const struct vm_state *st, u64 addr, u32 size, u32 need) {
-  u32 lo = st->stack_lo;
-  if (addr >= lo && addr - lo <= (u64)(STACK_TOP - lo) && STACK_TOP - lo >= size && addr - lo <= (u64)(STACK_TOP - lo - size))
-    return 1;
+  if (in_range(addr, size, st->stack_lo, STACK_TOP - st->stack_lo)) return 1;
   const struct vm_run_config *cfg = st->cfg;
-  if (cfg->n_regions) {
-    const struct vm_region *r = &cfg->regions[0];
-    if (addr >= r->lo && r->len >= size && addr - r->lo <= (u64)(r->len - size)) return (r->flags & need) == need;
-  }
+  if (cfg->n_regions && in_range(addr, size, cfg->regions[0].lo, cfg->regions[0].len))
+    return (cfg->regions[0].flags & need) == need;
   return region_ok(cfg, addr, size, need);
+}
+
+/* Records a refused access and the regions that were allowed at that moment. */
+static void note_access(const struct vm_run_config *cfg, u64 addr, u32 size, u32 access, u32 stack_lo) {
+  vm_report.addr = addr;
+  vm_report.size = size;
+  vm_report.access = access;
+  vm_report.stack_lo = stack_lo;
+  vm_report.stack_len = STACK_TOP - stack_lo;
+  vm_report.n_regions = cfg->n_regions;
+  vm_memcpy(vm_report.regions, cfg->regions, cfg->n_regions * sizeof(struct vm_region));
 }
 
 /* A helper was given memory the program may not touch: the run stops as if the program had
  * made the access itself, at the call instruction. */
 void vm_helper_fault(struct vm_state *st, u64 addr, u32 size, u32 access) {
-  vm_report.addr = addr;
-  vm_report.size = size;
-  vm_report.access = access;
-  vm_report.stack_lo = st->stack_lo;
-  vm_report.stack_len = STACK_TOP - st->stack_lo;
-  vm_report.n_regions = st->cfg->n_regions;
-  vm_memcpy(vm_report.regions, st->cfg->regions, st->cfg->n_regions * sizeof(struct vm_region));
+  note_access(st->cfg, addr, size, access, st->stack_lo);
   st->status = VM_ERR_OOB_ACCESS;
 }
 
 static u32 report_oob(const struct vm_prog *prog, const struct vm_run_config *cfg, u32 pc, u64 addr,
-                      u32 size, u32 access, u32 stack_lo, u32 stack_len) {
+                      u32 size, u32 access, u32 stack_lo) {
   vm_report.status = VM_ERR_OOB_ACCESS;
   vm_report.pc = pc;
   vm_report.insn = prog->raw[pc];
-  vm_report.addr = addr;
-  vm_report.size = size;
-  vm_report.access = access;
-  vm_report.stack_lo = stack_lo;
-  vm_report.stack_len = stack_len;
-  vm_report.n_regions = cfg->n_regions;
-  vm_memcpy(vm_report.regions, cfg->regions, cfg->n_regions * sizeof(struct vm_region));
+  note_access(cfg, addr, size, access, stack_lo);
   return VM_ERR_OOB_ACCESS;
 }
 
@@ -452,7 +451,7 @@ oob:
   /* An access past the budget would not have run: the budget error comes first. */
   if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
   st->left = left - (ord[i - code] - ord[blk - code]);
-  return report_oob(prog, cfg, (u32)(i - code), bad_addr, bad_size, bad_access, stack_lo, stack_len);
+  return report_oob(prog, cfg, (u32)(i - code), bad_addr, bad_size, bad_access, stack_lo);
 
 fail:
   if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;

@@ -318,7 +318,13 @@ class KernelEngineMap implements EngineMap {
 
   entries(): Array<[Uint8Array, Uint8Array]> {
     if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) return [];
-    if (this.keyless) return this.drainAndRestore().map((v) => [new Uint8Array(0), v]);
+    if (this.keyless) {
+      const pop = () => {
+        const v = this.kernel.pop();
+        return v === undefined ? undefined : new Uint8Array(Array.isArray(v) ? v[0]! : v);
+      };
+      return popAllAndRestore(pop, (v) => this.kernel.push(v), this.type === BPF_MAP_TYPE_STACK).map((v) => [new Uint8Array(0), v]);
+    }
     const out: Array<[Uint8Array, Uint8Array]> = [];
     for (const [k, v] of this.kernel.entries()) {
       out.push([new Uint8Array(k), Array.isArray(v) ? sumCpus(v, this.valueSize) : new Uint8Array(v)]);
@@ -326,18 +332,7 @@ class KernelEngineMap implements EngineMap {
     return out;
   }
 
-  /** Queues and stacks can only be read by popping: take everything, then put it back. */
-  private drainAndRestore(): Uint8Array[] {
-    const popped: Uint8Array[] = [];
-    for (;;) {
-      const v = this.kernel.pop();
-      if (v === undefined) break;
-      popped.push(new Uint8Array(Array.isArray(v) ? v[0]! : v));
-    }
-    const order = this.type === BPF_MAP_TYPE_STACK ? [...popped].reverse() : popped;
-    for (const v of order) this.kernel.push(v);
-    return popped;
-  }
+
 
   push(value: Uint8Array, flags = 0): void {
     this.kernel.update(null, value, flags);
@@ -348,6 +343,21 @@ class KernelEngineMap implements EngineMap {
     if (v === undefined) return undefined;
     return new Uint8Array(Array.isArray(v) ? v[0]! : v);
   }
+}
+
+/**
+ * Queues and stacks can only be read by popping: take every value (in pop order), then push them
+ * back so the map is as it was. Both engines read them this way.
+ */
+export function popAllAndRestore(
+  pop: () => Uint8Array | undefined,
+  push: (v: Uint8Array) => void,
+  stack: boolean,
+): Uint8Array[] {
+  const popped: Uint8Array[] = [];
+  for (let v = pop(); v !== undefined; v = pop()) popped.push(v);
+  for (const v of stack ? [...popped].reverse() : popped) push(v);
+  return popped;
 }
 
 /** The values of every CPU added lane by lane, wrapping, as one CPU would have counted them. */

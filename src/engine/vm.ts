@@ -16,7 +16,7 @@ import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
 import { Vm, type Program } from '../vm/vm.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
-import { checkLength, checkTcHeaders, skbIn, xdpIn } from './kernel.js';
+import { checkLength, checkTcHeaders, popAllAndRestore, skbIn, xdpIn } from './kernel.js';
 import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput } from './engine.js';
 
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
@@ -262,12 +262,8 @@ class VmEngineMap implements EngineMap {
   entries(): Array<[Uint8Array, Uint8Array]> {
     if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) return [];
     if (this.keyless) {
-      // Pop in the kernel's order, then push back so the map is as it was.
-      const popped: Uint8Array[] = [];
-      for (let v = this.vm.pop(); v !== undefined; v = this.vm.pop()) popped.push(v);
-      const order = this.type === BPF_MAP_TYPE_STACK ? [...popped].reverse() : popped;
-      for (const v of order) this.vm.push(v);
-      return popped.map((v) => [new Uint8Array(0), v]);
+      const values = popAllAndRestore(() => this.vm.pop(), (v) => this.vm.push(v), this.type === BPF_MAP_TYPE_STACK);
+      return values.map((v) => [new Uint8Array(0), v]);
     }
     return this.vm.entries();
   }

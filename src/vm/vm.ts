@@ -200,7 +200,7 @@ export class Vm {
   /** Seeds bpf_get_prandom_u32 (the state carries on across runs). */
   seed(value: bigint): void {
     const dv = new DataView(this.x.memory.buffer);
-    dv.setBigUint64(this.x.vm_env_addr() + 8, BigInt.asUintN(64, value) || 0x9e3779b97f4a7c15n, true);
+    dv.setBigUint64(this.envAddr + 8, BigInt.asUintN(64, value) || 0x9e3779b97f4a7c15n, true);
   }
 
   /** Runs a tc or XDP program on a packet, with the context a kernel test run would give it. */
@@ -231,13 +231,7 @@ export class Vm {
       w[e + 2] = 0x7f4a7c15;
       w[e + 3] = 0x9e3779b9;
     }
-    let budget = DEFAULT_BUDGET;
-    if (opts.budget !== undefined) {
-      budget = opts.budget;
-      if (!Number.isSafeInteger(budget) || budget <= 0) {
-        throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
-      }
-    }
+    const budget = budgetOf(opts.budget);
     this.runs++;
     const status = x.vm_run_packet(p.handle, budget >>> 0, Math.floor(budget / 2 ** 32));
     if (status !== K.VM_OK) throw this.error(p.code);
@@ -281,13 +275,7 @@ export class Vm {
     w[c + 3] = 0;
     w[c + 4] = mem.length; // r2
     w[c + 5] = w[c + 6] = w[c + 7] = w[c + 8] = w[c + 9] = w[c + 10] = w[c + 11] = 0; // r2 high, r3-r5
-    let budget = DEFAULT_BUDGET;
-    if (opts.budget !== undefined) {
-      budget = opts.budget;
-      if (!Number.isSafeInteger(budget) || budget <= 0) {
-        throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
-      }
-    }
+    const budget = budgetOf(opts.budget);
     w[c + 12] = budget >>> 0;
     w[c + 13] = Math.floor(budget / 2 ** 32);
     if (mem.length) {
@@ -417,6 +405,15 @@ function loadDetail(status: number, detail: number, pc: number): string {
     default:
       return `error status ${status} at insn ${pc}`;
   }
+}
+
+/** The instruction budget of a run: the default, or the caller's if it is a positive whole number. */
+function budgetOf(budget: number | undefined): number {
+  if (budget === undefined) return DEFAULT_BUDGET;
+  if (!Number.isSafeInteger(budget) || budget <= 0) {
+    throw new TwinpathError('USAGE', `instruction budget must be a positive whole number, not ${budget}`);
+  }
+  return budget;
 }
 
 function hexAddr(a: bigint | number): string {
