@@ -54,6 +54,25 @@ export const ERROR_CODES = [
   // Engines (src/engine)
   'ENGINE_UNAVAILABLE',
   'KERNEL_PACKET_SIZE',
+  // Policy input (src/policy): YAML, Kubernetes and Cilium objects; each carries file, line, column, path
+  'POLICY_YAML_SYNTAX',
+  'POLICY_BAD_OBJECT',
+  'POLICY_UNKNOWN_FIELD',
+  'POLICY_MISSING_FIELD',
+  'POLICY_BAD_VALUE',
+  'POLICY_BAD_SELECTOR',
+  'POLICY_BAD_CIDR',
+  'POLICY_BAD_PORT',
+  'POLICY_DUPLICATE',
+  'POLICY_UNSUPPORTED',
+  // Probe files and endpoints named on the command line
+  'PROBE_BAD_FILE',
+  'PROBE_UNKNOWN_ENDPOINT',
+  // Datapath orchestration, load balancing, sandbox and node attachment
+  'DATAPATH_ERROR',
+  'LB_ERROR',
+  'SANDBOX_ERROR',
+  'NODE_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
