@@ -10,7 +10,8 @@
         "tp_object.c",
         "tp_map.c",
         "tp_run.c",
-        "tp_attach.c"
+        "tp_attach.c",
+        "tp_netns.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -85,5 +85,6 @@ void tp_register_object(napi_env env, napi_value exports);
 void tp_register_map(napi_env env, napi_value exports);
 void tp_register_run(napi_env env, napi_value exports);
 void tp_register_attach(napi_env env, napi_value exports);
+void tp_register_netns(napi_env env, napi_value exports);
 
 #endif

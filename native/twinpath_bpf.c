@@ -40,6 +40,7 @@ static napi_value init(napi_env env, napi_value exports) {
   tp_register_map(env, exports);
   tp_register_run(env, exports);
   tp_register_attach(env, exports);
+  tp_register_netns(env, exports);
   char version[32];
   snprintf(version, sizeof version, "%d.%d", LIBBPF_MAJOR_VERSION, LIBBPF_MINOR_VERSION);
   tp_set(env, exports, "libbpfVersion", tp_str(env, version));
