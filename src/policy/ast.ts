@@ -247,7 +247,17 @@ export interface CiliumNetworkPolicy {
 
 export type Policy = NetworkPolicy | CiliumNetworkPolicy;
 
+/** A document of a kind the loader does not read (Deployment, ConfigMap, ...), reported, not used. */
+export interface SkippedObject {
+  kind: string;
+  /** metadata.name, '' when absent. */
+  name: string;
+  src: Source;
+}
+
 export interface Inputs {
   cluster: Cluster;
   policies: Policy[];
+  /** Objects of kinds the loader skips, in input order. */
+  skipped?: SkippedObject[];
 }
