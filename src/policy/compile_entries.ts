@@ -1,0 +1,171 @@
+// Rules -> policy-map entries, per endpoint and direction. Peers become identity lists (one
+// wildcard entry when a peer set is every identity), port clauses become aligned port blocks,
+// named ports are resolved on the destination pod (the endpoint for ingress, the peer's class
+// for egress). Then the datapath's precondition is enforced: duplicates merge to the lowest rule
+// id, and an allow entry that a deny entry (same or wildcard identity) covers entirely is
+// dropped, because the datapath's longest-prefix lookup would otherwise return the allow.
+
+import type { PolicyEntry } from './model.js';
+import { PROTO, RESERVED } from './model.js';
+import type { EndpointRec, Ident, Universe } from './identity.js';
+import { prefixContains, type Prefix } from './compile_cidr.js';
+import type { Enforcer, Peer, RuleDef, Subject } from './compile_rules.js';
+import { rangeToBlocks } from './ports.js';
+import { matchCilium, matchK8s } from './selector.js';
+
+/** Cilium's default policy map size; an endpoint+direction beyond it would not fit. */
+export const POLICY_MAP_LIMIT = 16384;
+
+export interface EntriesResult {
+  entries: PolicyEntry[];
+  enforced: Map<number, { ingress: boolean; egress: boolean }>;
+  warnings: Array<{ code: string; message: string; src?: RuleDef['info']['src'] }>;
+}
+
+function inside(p: Prefix, cidr: Prefix, except: Prefix[]): boolean {
+  return prefixContains(cidr, p) && !except.some((e) => prefixContains(e, p));
+}
+
+export function matchPeer(peer: Peer, id: Ident): boolean {
+  switch (peer.kind) {
+    case 'pods':
+      return (
+        id.kind === 'endpoints' &&
+        (peer.namespaceSelector ? matchK8s(peer.namespaceSelector, id.nsLabels!) : id.namespace === peer.namespace) &&
+        (!peer.podSelector || matchK8s(peer.podSelector, id.podLabels!))
+      );
+    case 'ipblock':
+      // Kubernetes ipBlocks match pods by address too; the partition recorded which.
+      if (id.kind === 'endpoints') return id.ipBlocks.has(peer.block.key);
+      return id.prefix !== undefined && inside(id.prefix, peer.block.cidr, peer.block.except);
+    case 'selector':
+      return matchCilium(peer.reqs, id.labels);
+    case 'cidr':
+      // Cilium CIDR rules never select pods (nor nodes, which have no CIDR class).
+      return id.kind !== 'endpoints' && id.prefix !== undefined && inside(id.prefix, peer.cidr, peer.except);
+  }
+}
+
+export function matchSubject(s: Subject, ep: EndpointRec): boolean {
+  if (s.kind === 'k8s') return ep.pod.namespace === s.namespace && matchK8s(s.selector, ep.pod.labels);
+  return matchCilium(s.reqs, ep.ident.labels);
+}
+
+interface Raw {
+  identity: number;
+  protocol: number;
+  port: number;
+  portPrefixLen: number;
+  deny: boolean;
+  ruleId: number;
+  proxyPort: number;
+}
+
+export function compileEntries(u: Universe, rules: RuleDef[], enforcers: Enforcer[]): EntriesResult {
+  const warnings: EntriesResult['warnings'] = [];
+  const universe = u.idents.map((i) => i.id);
+  const endpointIds = u.idents.filter((i) => i.kind === 'endpoints').map((i) => i.id);
+  // Identity 0 stands for "every identity" only when a peer set is indeed all of them.
+  const peerIds = rules.map((r) => {
+    if (r.peers === 'all') return [0];
+    const peers = r.peers;
+    const ids = u.idents.filter((i) => peers.some((p) => matchPeer(p, i))).map((i) => i.id);
+    return ids.length === universe.length ? [0] : ids;
+  });
+  const resolved = new Set<number>();
+
+  const entries: PolicyEntry[] = [];
+  const enforced = new Map<number, { ingress: boolean; egress: boolean }>();
+  for (const ep of u.endpoints) {
+    const flags = { ingress: false, egress: false };
+    for (const e of enforcers) if (matchSubject(e.subject, ep)) flags[e.direction] = true;
+    enforced.set(ep.id, flags);
+    for (const direction of ['ingress', 'egress'] as const) {
+      const raw: Raw[] = [];
+      rules.forEach((rule, ri) => {
+        if (rule.info.direction !== direction || !matchSubject(rule.subject, ep)) return;
+        const ids = peerIds[ri]!;
+        const push = (identity: number, protocol: number, port: number, portPrefixLen: number, proxyPort: number): void => {
+          raw.push({ identity, protocol, port, portPrefixLen, deny: rule.info.deny, ruleId: rule.info.id, proxyPort });
+        };
+        for (const { sel, proxyPort } of rule.ports) {
+          if (sel.kind === 'any') {
+            for (const id of ids) push(id, PROTO.ANY, 0, 0, proxyPort);
+          } else if (sel.kind === 'range') {
+            const blocks = rangeToBlocks(sel.lo, sel.hi);
+            for (const id of ids) for (const b of blocks) push(id, sel.proto, b.port, b.prefixLen, proxyPort);
+          } else if (direction === 'ingress') {
+            const cp = ep.pod.ports.find((p) => p.name === sel.name && PROTO[p.protocol] === sel.proto);
+            if (cp === undefined) continue;
+            resolved.add(rule.info.id);
+            for (const id of ids) push(id, sel.proto, cp.containerPort, 16, proxyPort);
+          } else {
+            // Egress: the name is the destination's, so each peer class resolves it alone.
+            const targets = ids[0] === 0 ? endpointIds : ids.filter((id) => u.byId.get(id)!.kind === 'endpoints');
+            for (const id of targets) {
+              const port = u.byId.get(id)!.namedPorts.get(`${sel.name}/${sel.proto}`);
+              if (port === undefined) continue;
+              resolved.add(rule.info.id);
+              push(id, sel.proto, port, 16, proxyPort);
+            }
+          }
+        }
+      });
+      if (!flags[direction]) raw.push(implicit(0));
+      else if (direction === 'ingress') raw.push(implicit(RESERVED.host));
+      const done = finish(raw);
+      if (done.length > POLICY_MAP_LIMIT) {
+        warnings.push({
+          code: 'POLICY_MAP_FULL',
+          message: `endpoint ${ep.id} (${ep.pod.namespace}/${ep.pod.name}) ${direction}: ${done.length} entries exceed the policy map's ${POLICY_MAP_LIMIT}`,
+        });
+      }
+      for (const r of done) entries.push({ endpointId: ep.id, direction, ...r });
+    }
+  }
+  for (const r of rules) {
+    if (r.ports.some((p) => p.sel.kind === 'named') && !resolved.has(r.info.id) && u.endpoints.some((ep) => matchSubject(r.subject, ep))) {
+      warnings.push({ code: 'POLICY_NAMED_PORT', message: `rule ${r.info.id}: no destination pod has the named port(s) it uses`, src: r.info.src });
+    }
+  }
+  return { entries, enforced, warnings };
+}
+
+/** The compiler's own allow-all (identity 0) or node-traffic (identity host) entry: rule 0. */
+function implicit(identity: number): Raw {
+  return { identity, protocol: PROTO.ANY, port: 0, portPrefixLen: 0, deny: false, ruleId: 0, proxyPort: 0 };
+}
+
+function covers(d: Raw, a: Raw): boolean {
+  if (d.identity !== 0 && d.identity !== a.identity) return false;
+  if (d.protocol === PROTO.ANY) return true;
+  if (d.protocol !== a.protocol || d.portPrefixLen > a.portPrefixLen) return false;
+  const shift = 16 - d.portPrefixLen;
+  return a.port >>> shift === d.port >>> shift;
+}
+
+/** Merge duplicates (lowest rule id), drop fully denied allows, sort. */
+function finish(raw: Raw[]): Raw[] {
+  const merged = new Map<string, Raw>();
+  for (const r of raw) {
+    const k = `${r.identity}/${r.protocol}/${r.port}/${r.portPrefixLen}/${r.deny ? 1 : 0}`;
+    const old = merged.get(k);
+    if (!old || r.ruleId < old.ruleId) merged.set(k, r);
+  }
+  const all = [...merged.values()];
+  const denies = new Map<number, Raw[]>();
+  for (const d of all) if (d.deny) denies.set(d.identity, [...(denies.get(d.identity) ?? []), d]);
+  const kept = all.filter((a) => {
+    if (a.deny) return true;
+    const against = [...(denies.get(a.identity) ?? []), ...(a.identity === 0 ? [] : (denies.get(0) ?? []))];
+    return !against.some((d) => covers(d, a));
+  });
+  return kept.sort(
+    (a, b) =>
+      a.identity - b.identity ||
+      a.protocol - b.protocol ||
+      a.port - b.port ||
+      a.portPrefixLen - b.portPrefixLen ||
+      Number(a.deny) - Number(b.deny),
+  );
+}
