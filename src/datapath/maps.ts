@@ -1,0 +1,466 @@
+// The TypeScript side of the endpoint datapath's maps (bpf/datapath/endpoint.bpf.c): where the
+// object is, the names of its programs, and DatapathMaps, which writes endpoints, ipcache and
+// policy entries into either engine's maps and reads conntrack and counters back, decoded.
+//
+// The byte layouts mirror the structs in bpf/lib/*.h. They are written down once more here
+// (LAYOUTS) and test/datapath/maps.test.ts checks every offset and size against the object's BTF,
+// so the two cannot drift apart silently.
+
+import { fileURLToPath } from 'node:url';
+import { TwinpathError } from '../errors.js';
+import type { EngineMap, EngineObject, RunContext } from '../engine/engine.js';
+import type { Direction, EndpointInfo, IpcacheEntry, PolicyEntry } from '../policy/model.js';
+import { formatIp } from './flow.js';
+
+/** The compiled endpoint datapath, committed next to its source. */
+export const DATAPATH_OBJECT: string = fileURLToPath(new URL('../../bpf/datapath/endpoint.bpf.o', import.meta.url));
+
+/** Traffic leaving a pod (tc ingress of the host-side veth): the endpoint's egress policy. */
+export const PROG_FROM_ENDPOINT = 'cil_from_container';
+/** Traffic arriving at a pod (tc egress of the host-side veth): the endpoint's ingress policy. */
+export const PROG_TO_ENDPOINT = 'cil_to_container';
+
+/** Map names in the object. */
+export const MAP_ENDPOINTS = 'cilium_endpoints';
+export const MAP_IPCACHE = 'cilium_ipcache';
+export const MAP_POLICY = 'cilium_policy_v2';
+export const MAP_CONNTRACK = 'cilium_ct_global';
+export const MAP_FRAGMENTS = 'cilium_frag_datagrams';
+export const MAP_METRICS = 'cilium_metrics';
+export const MAP_EVENTS = 'cilium_events';
+
+/** cb[1] value that tells the programs cb[0] names the interface (bpf/lib/endpoint.h). */
+export const ENDPOINT_SIM_MARKER = 0x74706966;
+
+const EP_F_INGRESS_ENFORCED = 0x1;
+const EP_F_EGRESS_ENFORCED = 0x2;
+const POLICY_F_DENY = 0x1;
+const IPCACHE_STATIC_PREFIX = 32;
+/** Bits of a policy key always matched: endpoint id, direction, pad, identity, pad. */
+export const POLICY_STATIC_PREFIX = 72;
+const DIR: Record<Direction, number> = { ingress: 0, egress: 1 };
+const CT_S_SEEN_NON_SYN = 0x1;
+const CT_S_CLOSING = 0x2;
+
+/** Struct layouts (byte offsets and sizes) as bpf/lib/*.h defines them; checked against BTF. */
+export const LAYOUTS = {
+  endpoint_info: { size: 32, fields: { endpoint_id: 0, identity: 4, flags: 8, ipv4: 12, ipv6: 16 } },
+  ipcache_key: { size: 24, fields: { prefixlen: 0, family: 4, pad: 5, addr: 8 } },
+  ipcache_value: { size: 4, fields: { identity: 0 } },
+  policy_key: { size: 16, fields: { prefixlen: 0, endpoint_id: 4, direction: 6, pad0: 7, identity: 8, pad1: 12, protocol: 13, dport: 14 } },
+  policy_entry: { size: 8, fields: { rule_id: 0, proxy_port: 4, flags: 6, l4_prefix: 7 } },
+  tuple: { size: 40, fields: { saddr: 0, daddr: 16, sport: 32, dport: 34, protocol: 36, family: 37, direction: 38, pad: 39 } },
+  ct_entry: {
+    size: 56,
+    fields: {
+      expires: 0, packets_fwd: 8, bytes_fwd: 16, packets_rev: 24, bytes_rev: 32, rule_id: 40, proxy_port: 44,
+      tcp_flags_fwd: 46, tcp_flags_rev: 47, state: 48, pad: 49,
+    },
+  },
+  frag_key: { size: 40, fields: { saddr: 0, daddr: 16, id: 32, protocol: 36, family: 37, pad: 38 } },
+  frag_l4: { size: 8, fields: { sport: 0, dport: 2, icmp_type: 4, icmp_code: 5, pad: 6 } },
+  metrics_value: { size: 16, fields: { packets: 0, bytes: 8 } },
+} as const;
+
+/** A RunContext that makes a simulated run happen on interface `ifindex` (cb[0], marked in cb[1]). */
+export function endpointContext(ifindex: number): RunContext {
+  if (!Number.isInteger(ifindex) || ifindex < 1 || ifindex > 0xffffffff) {
+    throw new TwinpathError('DATAPATH_ERROR', `interface index ${ifindex} is not an integer in 1..4294967295`);
+  }
+  return { cb: [ifindex, ENDPOINT_SIM_MARKER] };
+}
+
+/** A parsed address prefix: family, 16 address bytes (IPv4 in the first four), prefix length. */
+export interface ParsedPrefix {
+  family: 4 | 6;
+  addr: Uint8Array;
+  len: number;
+}
+
+/** '10.0.0.0/8', 'fd00::1/128', or a bare address (a host prefix). Host bits must be zero. */
+export function parsePrefix(prefix: string): ParsedPrefix {
+  const bad = (why: string): never => {
+    throw new TwinpathError('DATAPATH_ERROR', `prefix "${prefix}": ${why}`);
+  };
+  const slash = prefix.indexOf('/');
+  const text = slash < 0 ? prefix : prefix.slice(0, slash);
+  const family: 4 | 6 = text.includes(':') ? 6 : 4;
+  const max = family === 4 ? 32 : 128;
+  let len = max;
+  if (slash >= 0) {
+    const l = prefix.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l) || Number(l) > max) bad(`prefix length must be 0..${max}`);
+    len = Number(l);
+  }
+  const raw = family === 4 ? parseIpv4(text) : parseIpv6(text);
+  if (!raw) bad(`not an IPv${family} address`);
+  const addr = new Uint8Array(16);
+  addr.set(raw!, 0);
+  for (let bit = len; bit < max; bit++) {
+    if (addr[bit >> 3]! & (0x80 >> (bit & 7))) bad('bits set past the prefix length');
+  }
+  return { family, addr, len };
+}
+
+function parseIpv4(s: string): Uint8Array | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
+  return Uint8Array.from(parts, Number);
+}
+
+function parseIpv6(s: string): Uint8Array | undefined {
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string): number[] | undefined => {
+    if (h === '') return [];
+    const out: number[] = [];
+    const parts = h.split(':');
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (i === parts.length - 1 && p.includes('.')) {
+        const v4 = parseIpv4(p);
+        if (!v4) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) out.push(parseInt(p, 16));
+      else return undefined;
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
+  const all = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** A conntrack entry, decoded. Addresses and ports are those of the connection's first packet. */
+export interface ConntrackEntry {
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  /** The program that created it: egress (cil_from_container) or ingress (cil_to_container). */
+  direction: Direction;
+  /** bpf_ktime_get_ns() deadline. */
+  expiresNs: bigint;
+  packetsFwd: bigint;
+  bytesFwd: bigint;
+  packetsRev: bigint;
+  bytesRev: bigint;
+  ruleId: number;
+  proxyPort: number;
+  tcpFlagsFwd: number;
+  tcpFlagsRev: number;
+  /** TCP: 'syn' until a segment without SYN, then 'established', 'closing' after RST or both
+   * FINs. Other protocols: 'open'. */
+  state: 'syn' | 'established' | 'closing' | 'open';
+}
+
+export interface Counter {
+  reason: number;
+  direction: Direction;
+  packets: bigint;
+  bytes: bigint;
+}
+
+function u8(n: number): Uint8Array {
+  return new Uint8Array(n);
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkU32(what: string, v: number, max = 0xffffffff): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new TwinpathError('DATAPATH_ERROR', `${what} ${v} is not an integer in 0..${max}`);
+}
+
+function directionOf(d: string, what: string): number {
+  const v = DIR[d as Direction];
+  if (v === undefined) throw new TwinpathError('DATAPATH_ERROR', `${what}: direction "${d}" is not ingress or egress`);
+  return v;
+}
+
+function policyWhere(e: PolicyEntry): string {
+  return `policy entry (endpoint ${e.endpointId}, ${e.direction}, identity ${e.identity}, protocol ${e.protocol}, port ${e.port}/${e.portPrefixLen})`;
+}
+
+/** The LPM key of a policy entry. Port bits beyond the prefix must be zero; a port needs a protocol
+ * (the protocol comes first in the key, so "any protocol, port 80" has no prefix). */
+export function encodePolicyKey(e: PolicyEntry): Uint8Array {
+  const where = policyWhere(e);
+  checkU32(`${where}: endpoint id`, e.endpointId, 0xffff);
+  checkU32(`${where}: identity`, e.identity);
+  checkU32(`${where}: protocol`, e.protocol, 0xff);
+  checkU32(`${where}: port`, e.port, 0xffff);
+  checkU32(`${where}: port prefix length`, e.portPrefixLen, 16);
+  if (e.protocol === 0 && e.portPrefixLen > 0) {
+    throw new TwinpathError('DATAPATH_ERROR', `${where}: a port needs a protocol (list each protocol as its own entry)`);
+  }
+  if (e.portPrefixLen < 16 && (e.port & (0xffff >> e.portPrefixLen)) !== 0) {
+    throw new TwinpathError('DATAPATH_ERROR', `${where}: port bits set past the prefix length`);
+  }
+  const k = u8(LAYOUTS.policy_key.size);
+  const dv = view(k);
+  const f = LAYOUTS.policy_key.fields;
+  dv.setUint32(f.prefixlen, POLICY_STATIC_PREFIX + l4Prefix(e), true);
+  dv.setUint16(f.endpoint_id, e.endpointId, true);
+  k[f.direction] = directionOf(e.direction, where);
+  dv.setUint32(f.identity, e.identity, true);
+  k[f.protocol] = e.protocol;
+  dv.setUint16(f.dport, e.port, false);
+  return k;
+}
+
+function l4Prefix(e: Pick<PolicyEntry, 'protocol' | 'portPrefixLen'>): number {
+  return e.protocol === 0 ? 0 : 8 + e.portPrefixLen;
+}
+
+export function encodePolicyValue(e: PolicyEntry): Uint8Array {
+  const where = policyWhere(e);
+  checkU32(`${where}: rule id`, e.ruleId);
+  checkU32(`${where}: proxy port`, e.proxyPort, 0xffff);
+  const v = u8(LAYOUTS.policy_entry.size);
+  const dv = view(v);
+  const f = LAYOUTS.policy_entry.fields;
+  dv.setUint32(f.rule_id, e.ruleId, true);
+  dv.setUint16(f.proxy_port, e.proxyPort, true);
+  v[f.flags] = e.deny ? POLICY_F_DENY : 0;
+  v[f.l4_prefix] = l4Prefix(e);
+  return v;
+}
+
+export function decodePolicyEntry(key: Uint8Array, value: Uint8Array): PolicyEntry {
+  const kd = view(key);
+  const vd = view(value);
+  const kf = LAYOUTS.policy_key.fields;
+  const vf = LAYOUTS.policy_entry.fields;
+  const l4 = kd.getUint32(kf.prefixlen, true) - POLICY_STATIC_PREFIX;
+  return {
+    endpointId: kd.getUint16(kf.endpoint_id, true),
+    direction: key[kf.direction] === DIR.egress ? 'egress' : 'ingress',
+    identity: kd.getUint32(kf.identity, true),
+    protocol: l4 >= 8 ? key[kf.protocol]! : 0,
+    port: l4 > 8 ? kd.getUint16(kf.dport, false) : 0,
+    portPrefixLen: l4 > 8 ? l4 - 8 : 0,
+    deny: (value[vf.flags]! & POLICY_F_DENY) !== 0,
+    ruleId: vd.getUint32(vf.rule_id, true),
+    proxyPort: vd.getUint16(vf.proxy_port, true),
+  };
+}
+
+export function encodeIpcacheKey(prefix: string): Uint8Array {
+  const p = parsePrefix(prefix);
+  const k = u8(LAYOUTS.ipcache_key.size);
+  const f = LAYOUTS.ipcache_key.fields;
+  view(k).setUint32(f.prefixlen, IPCACHE_STATIC_PREFIX + p.len, true);
+  k[f.family] = p.family;
+  k.set(p.addr, f.addr);
+  return k;
+}
+
+export function decodeIpcacheEntry(key: Uint8Array, value: Uint8Array): IpcacheEntry {
+  const f = LAYOUTS.ipcache_key.fields;
+  const family = key[f.family] === 6 ? 6 : 4;
+  const len = view(key).getUint32(f.prefixlen, true) - IPCACHE_STATIC_PREFIX;
+  return {
+    prefix: `${formatIp(key.subarray(f.addr, f.addr + (family === 4 ? 4 : 16)))}/${len}`,
+    identity: view(value).getUint32(LAYOUTS.ipcache_value.fields.identity, true),
+  };
+}
+
+export function encodeEndpoint(ep: EndpointInfo): Uint8Array {
+  const where = `endpoint ${ep.namespace}/${ep.pod}`;
+  checkU32(`${where}: id`, ep.id, 0xffff);
+  if (ep.id === 0) throw new TwinpathError('DATAPATH_ERROR', `${where}: endpoint id 0 is reserved (ids are 1..65535)`);
+  checkU32(`${where}: identity`, ep.identity);
+  const v = u8(LAYOUTS.endpoint_info.size);
+  const dv = view(v);
+  const f = LAYOUTS.endpoint_info.fields;
+  dv.setUint32(f.endpoint_id, ep.id, true);
+  dv.setUint32(f.identity, ep.identity, true);
+  dv.setUint32(f.flags, (ep.ingressEnforced ? EP_F_INGRESS_ENFORCED : 0) | (ep.egressEnforced ? EP_F_EGRESS_ENFORCED : 0), true);
+  let v4 = false;
+  let v6 = false;
+  for (const ip of ep.ips) {
+    const p = parsePrefix(ip);
+    if (p.len !== (p.family === 4 ? 32 : 128)) throw new TwinpathError('DATAPATH_ERROR', `${where}: "${ip}" is not a single address`);
+    // The struct has room for one address per family (informational: policy works on identities).
+    if (p.family === 4 && !v4) {
+      v.set(p.addr.subarray(0, 4), f.ipv4);
+      v4 = true;
+    } else if (p.family === 6 && !v6) {
+      v.set(p.addr, f.ipv6);
+      v6 = true;
+    }
+  }
+  return v;
+}
+
+export function decodeConntrack(key: Uint8Array, value: Uint8Array): ConntrackEntry {
+  const kf = LAYOUTS.tuple.fields;
+  const vf = LAYOUTS.ct_entry.fields;
+  const kd = view(key);
+  const vd = view(value);
+  const family = key[kf.family] === 6 ? 6 : 4;
+  const alen = family === 4 ? 4 : 16;
+  const protocol = key[kf.protocol]!;
+  const st = value[vf.state]!;
+  return {
+    family,
+    src: formatIp(key.subarray(kf.saddr, kf.saddr + alen)),
+    dst: formatIp(key.subarray(kf.daddr, kf.daddr + alen)),
+    srcPort: kd.getUint16(kf.sport, false),
+    dstPort: kd.getUint16(kf.dport, false),
+    protocol,
+    direction: key[kf.direction] === DIR.egress ? 'egress' : 'ingress',
+    expiresNs: vd.getBigUint64(vf.expires, true),
+    packetsFwd: vd.getBigUint64(vf.packets_fwd, true),
+    bytesFwd: vd.getBigUint64(vf.bytes_fwd, true),
+    packetsRev: vd.getBigUint64(vf.packets_rev, true),
+    bytesRev: vd.getBigUint64(vf.bytes_rev, true),
+    ruleId: vd.getUint32(vf.rule_id, true),
+    proxyPort: vd.getUint16(vf.proxy_port, true),
+    tcpFlagsFwd: value[vf.tcp_flags_fwd]!,
+    tcpFlagsRev: value[vf.tcp_flags_rev]!,
+    state: protocol !== 6 ? 'open' : st & CT_S_CLOSING ? 'closing' : st & CT_S_SEEN_NON_SYN ? 'established' : 'syn',
+  };
+}
+
+function u32Key(n: number): Uint8Array {
+  const k = u8(4);
+  view(k).setUint32(0, n, true);
+  return k;
+}
+
+/** Compare two byte strings (for a stable order of map entries, whatever the engine's order). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+function sortedEntries(m: EngineMap): Array<[Uint8Array, Uint8Array]> {
+  return m.entries().sort((x, y) => compareBytes(x[0], y[0]));
+}
+
+/** The endpoint datapath's maps in one opened object (either engine). */
+export class DatapathMaps {
+  readonly obj: EngineObject;
+  readonly #endpoints: EngineMap;
+  readonly #ipcache: EngineMap;
+  readonly #policy: EngineMap;
+  readonly #ct: EngineMap;
+  readonly #metrics: EngineMap;
+
+  constructor(obj: EngineObject) {
+    this.obj = obj;
+    const need = (name: string): EngineMap => {
+      const m = obj.maps().find((x) => x.name === name);
+      if (!m) throw new TwinpathError('DATAPATH_ERROR', `the object has no map "${name}": not the endpoint datapath (${DATAPATH_OBJECT})`);
+      return m;
+    };
+    this.#endpoints = need(MAP_ENDPOINTS);
+    this.#ipcache = need(MAP_IPCACHE);
+    this.#policy = need(MAP_POLICY);
+    this.#ct = need(MAP_CONNTRACK);
+    this.#metrics = need(MAP_METRICS);
+  }
+
+  setEndpoint(ifindex: number, ep: EndpointInfo): void {
+    checkU32('interface index', ifindex);
+    this.#endpoints.update(u32Key(ifindex), encodeEndpoint(ep));
+  }
+
+  deleteEndpoint(ifindex: number): void {
+    checkU32('interface index', ifindex);
+    deleteIfPresent(this.#endpoints, u32Key(ifindex));
+  }
+
+  setIpcache(prefix: string, identity: number): void {
+    checkU32(`ipcache ${prefix}: identity`, identity);
+    const v = u8(LAYOUTS.ipcache_value.size);
+    view(v).setUint32(LAYOUTS.ipcache_value.fields.identity, identity, true);
+    this.#ipcache.update(encodeIpcacheKey(prefix), v);
+  }
+
+  deleteIpcache(prefix: string): void {
+    deleteIfPresent(this.#ipcache, encodeIpcacheKey(prefix));
+  }
+
+  setPolicy(e: PolicyEntry): void {
+    const k = encodePolicyKey(e);
+    this.#policy.update(k, encodePolicyValue(e));
+  }
+
+  deletePolicy(e: PolicyEntry): void {
+    deleteIfPresent(this.#policy, encodePolicyKey(e));
+  }
+
+  policyEntries(): PolicyEntry[] {
+    return sortedEntries(this.#policy).map(([k, v]) => decodePolicyEntry(k, v));
+  }
+
+  ipcacheEntries(): IpcacheEntry[] {
+    return sortedEntries(this.#ipcache).map(([k, v]) => decodeIpcacheEntry(k, v));
+  }
+
+  /** Endpoints by interface index. */
+  endpoints(): Array<{ ifindex: number; id: number; identity: number; ingressEnforced: boolean; egressEnforced: boolean }> {
+    const f = LAYOUTS.endpoint_info.fields;
+    return sortedEntries(this.#endpoints)
+      .map(([k, v]) => {
+        const flags = view(v).getUint32(f.flags, true);
+        return {
+          ifindex: view(k).getUint32(0, true),
+          id: view(v).getUint32(f.endpoint_id, true),
+          identity: view(v).getUint32(f.identity, true),
+          ingressEnforced: (flags & EP_F_INGRESS_ENFORCED) !== 0,
+          egressEnforced: (flags & EP_F_EGRESS_ENFORCED) !== 0,
+        };
+      })
+      .sort((a, b) => a.ifindex - b.ifindex);
+  }
+
+  clearConntrack(): void {
+    for (const [k] of this.#ct.entries()) deleteIfPresent(this.#ct, k);
+  }
+
+  /** Every live or expired-but-not-yet-collected entry, in key byte order. */
+  conntrack(): ConntrackEntry[] {
+    return sortedEntries(this.#ct).map(([k, v]) => decodeConntrack(k, v));
+  }
+
+  /** Non-zero counters, by reason then direction (ingress first); reason 0 is forwarded. */
+  counters(): Counter[] {
+    const out: Counter[] = [];
+    const f = LAYOUTS.metrics_value.fields;
+    for (const [k, v] of this.#metrics.entries()) {
+      const idx = view(k).getUint32(0, true);
+      const packets = view(v).getBigUint64(f.packets, true);
+      const bytes = view(v).getBigUint64(f.bytes, true);
+      if (packets === 0n && bytes === 0n) continue;
+      out.push({ reason: idx >> 1, direction: idx & 1 ? 'egress' : 'ingress', packets, bytes });
+    }
+    return out.sort((a, b) => a.reason - b.reason || (a.direction === b.direction ? 0 : a.direction === 'ingress' ? -1 : 1));
+  }
+}
+
+/** Deletes a key; a key that is not there is not an error (the caller wants it gone). Both
+ * engines report a missing key as ENOENT. (A lookup first would not do: an LPM lookup finds the
+ * longest matching prefix, not the exact key.) */
+function deleteIfPresent(m: EngineMap, key: Uint8Array): void {
+  try {
+    m.delete(key);
+  } catch (e) {
+    if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
+  }
+}
