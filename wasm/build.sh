@@ -8,7 +8,7 @@ CC=${CC:-clang-19}
 for tool in "$CC" wasm-ld-19; do
   command -v "$tool" >/dev/null || { echo "wasm/build.sh: $tool is not installed" >&2; exit 1; }
 done
-SRCS=(vm.c validate.c interp.c helpers.c helpers_pkt.c context.c alloc.c maps.c map_array.c map_hash.c map_lru.c map_lpm.c map_queue.c map_ringbuf.c)
+SRCS=(vm.c validate.c interp.c helpers.c helpers_pkt.c context.c alloc.c maps.c map_array.c map_hash.c map_lru.c map_lpm.c map_queue.c map_ringbuf.c map_dev.c)
 "$CC" --target=wasm32 -nostdlib -O3 -mbulk-memory -std=c11 -Wall -Wextra -Werror \
   -Wno-unused-parameter -fno-builtin-memset -ffreestanding -fvisibility=hidden \
   -I /usr/include -I "/usr/include/$(uname -m)-linux-gnu" \

@@ -133,6 +133,8 @@ EXPORT("vm_run_packet") u32 vm_run_packet(u32 handle, u32 budget_lo, u32 budget_
   vm_env.trace_dropped = 0;
   vm_env.redirect_ifindex = 0;
   vm_env.redirect_flags = 0;
+  vm_env.redirect_map = 0;
+  vm_env.redirect_key = 0;
   vm_env.tail_calls = 0;
   vm_helpers_reset();
   vm_memset(cfg, 0, sizeof *cfg);
@@ -190,4 +192,6 @@ _Static_assert(__builtin_offsetof(struct vm_env, redirect_flags) == 48, "env lay
 _Static_assert(__builtin_offsetof(struct vm_env, trace_len) == 52, "env layout");
 _Static_assert(__builtin_offsetof(struct vm_env, trace_dropped) == 56, "env layout");
 _Static_assert(__builtin_offsetof(struct vm_env, tail_calls) == 60, "env layout");
-_Static_assert(__builtin_offsetof(struct vm_env, trace) == 64, "env layout");
+_Static_assert(__builtin_offsetof(struct vm_env, redirect_map) == 64, "env layout");
+_Static_assert(__builtin_offsetof(struct vm_env, redirect_key) == 68, "env layout");
+_Static_assert(__builtin_offsetof(struct vm_env, trace) == 72, "env layout");

@@ -39,14 +39,35 @@ static u64 conformance_unwind(struct vm_state *st, u64 a1, u64 a2, u64 a3, u64 a
 
 /* --- maps --------------------------------------------------------------------------------- */
 
+/* The verifier allows only some helpers on the redirect maps: bpf_redirect_map, and lookups of
+ * DEVMAP, DEVMAP_HASH and XSKMAP (no program reads a CPUMAP, or writes any of them). The VM
+ * knows the map only when the helper runs, so a refused pairing stops the run there. */
+static int is_redirect_map(const struct vm_map *m) {
+  return m->type == VM_MAP_DEVMAP || m->type == VM_MAP_DEVMAP_HASH || m->type == VM_MAP_CPUMAP ||
+         m->type == VM_MAP_XSKMAP;
+}
+
+static int map_helper_ok(struct vm_state *st, const struct vm_map *m, u32 func) {
+  int ok;
+  if (func == BPF_FUNC_redirect_map) ok = is_redirect_map(m);
+  else if (!is_redirect_map(m)) ok = 1;
+  else ok = func == BPF_FUNC_map_lookup_elem && m->type != VM_MAP_CPUMAP;
+  if (!ok) {
+    vm_report.detail = func | (m->type << 16);
+    st->status = VM_ERR_MAP_HELPER;
+  }
+  return ok;
+}
+
 static u64 h_map_lookup_elem(struct vm_state *st, u64 map, u64 key, u64 a3, u64 a4, u64 a5) {
   struct vm_map *m = helper_map(st, map);
-  if (!m || !helper_mem(st, key, m->key_size, VM_ACCESS_READ)) return 0;
+  if (!m || !map_helper_ok(st, m, BPF_FUNC_map_lookup_elem) || !helper_mem(st, key, m->key_size, VM_ACCESS_READ)) return 0;
   return (u64)(uptr)m->ops->lookup(m, (const void *)(uptr)key);
 }
 
 static u64 h_map_update_elem(struct vm_state *st, u64 map, u64 key, u64 value, u64 flags, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_map_update_elem)) return 0;
   if (!m || !helper_mem(st, key, m->key_size, VM_ACCESS_READ) ||
       !helper_mem(st, value, m->value_size, VM_ACCESS_READ))
     return 0;
@@ -55,12 +76,14 @@ static u64 h_map_update_elem(struct vm_state *st, u64 map, u64 key, u64 value, u
 
 static u64 h_map_delete_elem(struct vm_state *st, u64 map, u64 key, u64 a3, u64 a4, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_map_delete_elem)) return 0;
   if (!m || !helper_mem(st, key, m->key_size, VM_ACCESS_READ)) return 0;
   return (u64)(s64)m->ops->delete(m, (const void *)(uptr)key);
 }
 
 static u64 h_map_push_elem(struct vm_state *st, u64 map, u64 value, u64 flags, u64 a4, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_map_push_elem)) return 0;
   if (!m || !helper_mem(st, value, m->value_size, VM_ACCESS_READ)) return 0;
   if (!m->ops->push) return (u64)(s64)-VM_EINVAL;
   return (u64)(s64)m->ops->push(m, (const void *)(uptr)value, flags);
@@ -68,6 +91,7 @@ static u64 h_map_push_elem(struct vm_state *st, u64 map, u64 value, u64 flags, u
 
 static u64 h_map_pop_elem(struct vm_state *st, u64 map, u64 value, u64 a3, u64 a4, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_map_pop_elem)) return 0;
   if (!m || !helper_mem(st, value, m->value_size, VM_ACCESS_WRITE)) return 0;
   if (!m->ops->pop) return (u64)(s64)-VM_EINVAL;
   return (u64)(s64)m->ops->pop(m, (void *)(uptr)value);
@@ -75,6 +99,7 @@ static u64 h_map_pop_elem(struct vm_state *st, u64 map, u64 value, u64 a3, u64 a
 
 static u64 h_map_peek_elem(struct vm_state *st, u64 map, u64 value, u64 a3, u64 a4, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_map_peek_elem)) return 0;
   if (!m || !helper_mem(st, value, m->value_size, VM_ACCESS_WRITE)) return 0;
   if (!m->ops->peek) return (u64)(s64)-VM_EINVAL;
   return (u64)(s64)m->ops->peek(m, (void *)(uptr)value);
@@ -88,6 +113,7 @@ static u8 next_scratch[512] __attribute__((aligned(8)));
 
 static u64 h_for_each_map_elem(struct vm_state *st, u64 map, u64 fn, u64 ctx, u64 flags, u64 a5) {
   struct vm_map *m = helper_map(st, map);
+  if (m && !map_helper_ok(st, m, BPF_FUNC_for_each_map_elem)) return 0;
   if (!m) return 0;
   if (flags) return (u64)(s64)-VM_EINVAL;
   if ((fn >> 32) != VM_FUNC_TAG || m->key_size > sizeof key_scratch || !m->ops->get_next_key) {
@@ -183,6 +209,8 @@ static u64 h_get_smp_processor_id(struct vm_state *st, u64 a1, u64 a2, u64 a3, u
 }
 
 static u64 h_redirect(struct vm_state *st, u64 ifindex, u64 flags, u64 a3, u64 a4, u64 a5) {
+  st->env->redirect_map = 0;
+  st->env->redirect_key = 0;
   if (st->env->hook == VM_HOOK_XDP) {
     if (flags) return XDP_ABORTED;
     st->env->redirect_ifindex = (u32)ifindex;
@@ -193,6 +221,35 @@ static u64 h_redirect(struct vm_state *st, u64 ifindex, u64 flags, u64 a3, u64 a
   st->env->redirect_ifindex = (u32)ifindex;
   st->env->redirect_flags = (u32)flags;
   return 7; /* TC_ACT_REDIRECT */
+}
+
+/* bpf_redirect_map(map, index, flags) at XDP: XDP_REDIRECT when the map has an entry at index
+ * (or with BPF_F_BROADCAST, which sends to every entry), else the low two bits of flags as the
+ * verdict; flags outside those (and, for DEVMAP and DEVMAP_HASH, BPF_F_BROADCAST and
+ * BPF_F_EXCLUDE_INGRESS) give XDP_ABORTED. As in the kernel, the last redirect call of a run is
+ * the one that counts, and a miss forgets an earlier target. */
+static u64 h_redirect_map(struct vm_state *st, u64 map, u64 index, u64 flags, u64 a4, u64 a5) {
+  struct vm_map *m = helper_map(st, map);
+  if (!m || !map_helper_ok(st, m, BPF_FUNC_redirect_map)) return 0;
+  const u64 actions = XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX;
+  u64 allowed = actions;
+  if (m->type == VM_MAP_DEVMAP || m->type == VM_MAP_DEVMAP_HASH) allowed |= BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS;
+  if (flags & ~allowed) return XDP_ABORTED;
+  struct vm_env *e = st->env;
+  const u32 *entry = vm_redirect_lookup(m, index);
+  if (!entry && !(flags & BPF_F_BROADCAST)) {
+    e->redirect_map = 0;
+    e->redirect_ifindex = 0;
+    e->redirect_flags = 0;
+    e->redirect_key = 0;
+    return flags & actions;
+  }
+  e->redirect_map = m->id;
+  e->redirect_key = (u32)index;
+  e->redirect_flags = (u32)(flags & ~actions);
+  /* A device map's entry starts with the ifindex; a CPU or a socket is no device. */
+  e->redirect_ifindex = entry && (m->type == VM_MAP_DEVMAP || m->type == VM_MAP_DEVMAP_HASH) ? entry[0] : 0;
+  return XDP_REDIRECT;
 }
 
 /* --- ring buffer and perf events ---------------------------------------------------------- */
@@ -276,6 +333,7 @@ static const struct helper_entry table[] = {
   {BPF_FUNC_get_smp_processor_id, BOTH, h_get_smp_processor_id},
   {BPF_FUNC_trace_printk, BOTH, vm_h_trace_printk},
   {BPF_FUNC_redirect, BOTH, h_redirect},
+  {BPF_FUNC_redirect_map, XDP, h_redirect_map},
   {BPF_FUNC_ringbuf_output, BOTH, h_ringbuf_output},
   {BPF_FUNC_ringbuf_reserve, BOTH, h_ringbuf_reserve},
   {BPF_FUNC_ringbuf_submit, BOTH, h_ringbuf_submit},

@@ -14,7 +14,7 @@
 
 struct frame {
   const struct dinsn *ret;
-  u32 pad;
+  const struct vm_prog *prog; /* the caller's program: a tail call may have replaced the callee's */
   u64 saved[4]; /* r6-r9 */
   u64 fp;       /* r10 */
 };
@@ -66,6 +66,7 @@ void vm_helper_fault(struct vm_state *st, u64 addr, u32 size, u32 access) {
 static u32 report_oob(const struct vm_prog *prog, const struct vm_run_config *cfg, u32 pc, u64 addr,
                       u32 size, u32 access, u32 stack_lo) {
   vm_report.status = VM_ERR_OOB_ACCESS;
+  vm_report.prog = prog->handle;
   vm_report.pc = pc;
   vm_report.insn = prog->raw[pc];
   note_access(cfg, addr, size, access, stack_lo);
@@ -74,6 +75,7 @@ static u32 report_oob(const struct vm_prog *prog, const struct vm_run_config *cf
 
 static u32 report(const struct vm_prog *prog, u32 status, u32 pc, u32 detail) {
   vm_report.status = status;
+  vm_report.prog = prog->handle;
   vm_report.pc = pc;
   vm_report.insn = prog->raw[pc];
   vm_report.detail = detail;
@@ -134,10 +136,12 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
     st->stack_lo = stack_lo;                                                                  \
   } while (0)
 /* After a helper: a failure inside it or an unwind leave the loop; a tail call (bpf_tail_call)
- * continues it in the target program, in the same frame, with r1 the context and the frames of
- * subprograms dropped. Handled here, inside the loop, so that the loop keeps a single entry
- * (a jump back into it from outside makes the control flow irreducible, and the compiled wasm
- * then pays for a dispatch variable on every instruction). */
+ * continues it in the target program, in the frame of the function that made the call, with r1
+ * the context. As in the kernel's JIT (which unwinds only the current function's frame before it
+ * jumps), a tail call from a subprogram keeps its callers' frames: the target's exit returns to
+ * the subprogram's caller, with the target's r0. Handled here, inside the loop, so that the loop
+ * keeps a single entry (a jump back into it from outside makes the control flow irreducible, and
+ * the compiled wasm then pays for a dispatch variable on every instruction). */
 #define AFTER_HELPER()                                                                        \
   do {                                                                                        \
     left = st->left;                                                                          \
@@ -149,9 +153,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
       st->prog = prog = t_;                                                                   \
       code = t_->code;                                                                        \
       ord = t_->ord;                                                                          \
-      depth = base;                                                                           \
-      stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);                                   \
-      stack_len = stack_top - stack_lo;                                                       \
+      vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);                                  \
       reg[1] = st->tail_ctx;                                                                  \
       reg[10] = stack_lo + EBPF_STACK_SIZE;                                                   \
       ip = blk = code;                                                                        \
@@ -379,6 +381,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
       }
       GOTO(ip + (s32)i->imm);
       frames[depth - base].ret = i + 1;
+      frames[depth - base].prog = prog;
       frames[depth - base].saved[0] = reg[6];
       frames[depth - base].saved[1] = reg[7];
       frames[depth - base].saved[2] = reg[8];
@@ -412,6 +415,11 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
       if (depth == base) goto done;
       depth--;
       ip = blk = frames[depth - base].ret;
+      if (unlikely(frames[depth - base].prog != prog)) { /* the callee was a tail call's target */
+        st->prog = prog = frames[depth - base].prog;
+        code = prog->code;
+        ord = prog->ord;
+      }
       reg[6] = frames[depth - base].saved[0];
       reg[7] = frames[depth - base].saved[1];
       reg[8] = frames[depth - base].saved[2];
@@ -434,6 +442,7 @@ helper_done:
     u32 status = st->status;
     if (vm_report.status == VM_OK) { /* a fault in the helper itself, not in a nested run */
       vm_report.status = status;
+      vm_report.prog = prog->handle;
       vm_report.pc = (u32)(i - code);
       vm_report.insn = prog->raw[i - code];
     }

@@ -106,6 +106,8 @@ struct vm_map *vm_map_create(u32 type, u32 key_size, u32 value_size, u32 max_ent
   case VM_MAP_LPM_TRIE: r = vm_map_lpm_init(m); break;
   case VM_MAP_QUEUE: case VM_MAP_STACK: r = vm_map_queue_init(m); break;
   case VM_MAP_RINGBUF: r = vm_map_ringbuf_init(m); break;
+  case VM_MAP_DEVMAP: case VM_MAP_DEVMAP_HASH: case VM_MAP_CPUMAP: case VM_MAP_XSKMAP:
+    r = vm_map_dev_init(m); break;
   default: r = -VM_EINVAL;
   }
   /* Map-in-map needs a live template (the kernel takes its fd at creation). */
@@ -175,7 +177,8 @@ EXPORT("tp_map_destroy") s32 tp_map_destroy(u32 id) {
 }
 
 /* Copies the value out. *_OF_MAPS give the inner map's id, PROG_ARRAY the program handle,
- * QUEUE/STACK peek; the kernel refuses lookups of perf arrays and ring buffers (ENOTSUPP). */
+ * QUEUE/STACK peek; the kernel refuses lookups of perf arrays and ring buffers (ENOTSUPP) and of
+ * the sockets in an XSKMAP (EOPNOTSUPP). */
 EXPORT("tp_map_lookup") s32 tp_map_lookup(u32 id, u32 key, u32 out) {
   struct vm_map *m = vm_map_by_id(id);
   if (!m) return -VM_EBADF;
@@ -183,6 +186,7 @@ EXPORT("tp_map_lookup") s32 tp_map_lookup(u32 id, u32 key, u32 out) {
   switch (m->type) {
   case VM_MAP_QUEUE: case VM_MAP_STACK: return m->ops->peek(m, PTR(out));
   case VM_MAP_PERF_EVENT_ARRAY: case VM_MAP_RINGBUF: return -VM_ENOTSUPP;
+  case VM_MAP_XSKMAP: return -VM_EOPNOTSUPP;
   }
   void *v = m->ops->lookup_sys ? m->ops->lookup_sys(m, PTR(key)) : m->ops->lookup(m, PTR(key));
   if (!v) return -VM_ENOENT;

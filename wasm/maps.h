@@ -39,8 +39,12 @@
 #define VM_MAP_LPM_TRIE 11
 #define VM_MAP_ARRAY_OF_MAPS 12
 #define VM_MAP_HASH_OF_MAPS 13
+#define VM_MAP_DEVMAP 14
+#define VM_MAP_CPUMAP 16
+#define VM_MAP_XSKMAP 17
 #define VM_MAP_QUEUE 22
 #define VM_MAP_STACK 23
+#define VM_MAP_DEVMAP_HASH 25
 #define VM_MAP_RINGBUF 27
 
 /* Map flags (map_flags). */
@@ -109,6 +113,9 @@ struct vm_map *vm_map_by_arena(u64 addr, u32 size);
  * call needs; running it is the interpreter's business). */
 u32 vm_prog_array_get(struct vm_map *m, u32 index);
 
+/* DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP: the entry bpf_redirect_map would send to, or NULL. */
+void *vm_redirect_lookup(struct vm_map *m, u64 index);
+
 /* RINGBUF, as bpf_ringbuf_* do. reserve returns the sample's address in the arena, or NULL (bad
  * flags, too large, no room); submit/discard take that address; flags BPF_RB_NO_WAKEUP and
  * BPF_RB_FORCE_WAKEUP are accepted (and mean nothing here). output returns 0 or a negative
@@ -133,8 +140,9 @@ u64 vm_ringbuf_query(struct vm_map *m, u64 flags);
 s64 vm_perf_event_output(struct vm_map *m, u64 flags, const void *data, u64 size, const void *extra,
                          u64 extra_size);
 
-/* The number of possible CPUs the kernel being imitated has. Only LRU maps look at it: their
- * free-list batch size and per-CPU share depend on it (everything still runs on CPU 0). */
+/* The number of possible CPUs the kernel being imitated has, read when a map is made. LRU maps
+ * size their free-list batches and per-CPU shares by it, a CPUMAP takes entries only for those
+ * CPUs (everything still runs on CPU 0). */
 extern u32 vm_maps_possible_cpus;
 
 /* Internal to the map implementations. */
@@ -160,6 +168,7 @@ s32 vm_map_hash_init(struct vm_map *m);
 s32 vm_map_lpm_init(struct vm_map *m);
 s32 vm_map_queue_init(struct vm_map *m);
 s32 vm_map_ringbuf_init(struct vm_map *m);
+s32 vm_map_dev_init(struct vm_map *m);
 /* Records waiting for TypeScript: a ring buffer's committed samples, a perf array's outputs.
  * Each is written as u32 length, u32 CPU, the bytes, padded to 8. drain writes whole records
  * while they fit in cap and returns the bytes written; pending is what draining all needs. */

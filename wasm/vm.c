@@ -41,6 +41,7 @@ EXPORT("vm_load") u32 vm_load(u32 insns, u32 n, u32 helper_set) {
     if (code[k].op == EBPF_OP_LDDW) ord[++k] = count + 1;
     count++;
   }
+  p->handle = slot;
   p->n_slots = n;
   p->helper_set = helper_set;
   p->raw = raw;
@@ -91,3 +92,4 @@ _Static_assert(__builtin_offsetof(struct vm_report, r0) == 40, "report layout");
 _Static_assert(__builtin_offsetof(struct vm_report, executed) == 48, "report layout");
 _Static_assert(__builtin_offsetof(struct vm_report, stack_lo) == 56, "report layout");
 _Static_assert(__builtin_offsetof(struct vm_report, regions) == 64, "report layout");
+_Static_assert(__builtin_offsetof(struct vm_report, prog) == 64 + 16 * VM_MAX_REGIONS, "report layout");

@@ -41,6 +41,7 @@ struct helper_def {
 };
 
 struct vm_prog {
+  u32 handle;
   u32 n_slots;
   u32 helper_set;
   const u64 *raw;     /* the original slots, for error reports */
@@ -80,6 +81,7 @@ struct vm_report {
   u32 stack_lo;  /* the stack region allowed at the failure */
   u32 stack_len;
   struct vm_region regions[VM_MAX_REGIONS];
+  u32 prog;      /* handle of the program the failure is in (a tail call's target, perhaps) */
 };
 
 /* What a hook run sees besides its registers: the packet, the context, the clock and the
@@ -100,6 +102,8 @@ struct vm_env {
   u32 trace_len;     /* bytes of trace_printk text in trace */
   u32 trace_dropped; /* lines that did not fit */
   u32 tail_calls;
+  u32 redirect_map; /* bpf_redirect_map: the map's id (0: the target is redirect_ifindex or none) */
+  u32 redirect_key;
   u8 trace[VM_TRACE_CAP];
 };
 

@@ -20,6 +20,7 @@
 #define VM_ERR_BUDGET_EXHAUSTED 13
 #define VM_ERR_BAD_CALL_TARGET 14
 #define VM_ERR_OUT_OF_MEMORY 15
+#define VM_ERR_MAP_HELPER 16
 
 /* Which field of an instruction VM_ERR_BAD_FIELD or VM_ERR_BAD_REGISTER names (vm_error.detail). */
 #define VM_FIELD_DST 1

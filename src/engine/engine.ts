@@ -53,6 +53,11 @@ export interface RunOutput {
   /** 64-bit context fields after the run (tstamp, hwtstamp), exactly; a number would round them. */
   ctx64?: Record<string, bigint>;
   events: RunEvent[];
+  /** Where the packet goes when the verdict is a redirect (XDP_REDIRECT, TC_ACT_REDIRECT), by the
+   * last bpf_redirect or bpf_redirect_map call of the run: the map and key, the device's ifindex
+   * when there is one, and the flags beyond the fallback verdict (BPF_F_INGRESS, BPF_F_BROADCAST,
+   * BPF_F_EXCLUDE_INGRESS). Only the VM can tell; a kernel test run reports the verdict alone. */
+  redirect?: { map?: string; key?: number; ifindex?: number; flags: number };
 }
 
 export interface EngineMap {

@@ -31,6 +31,7 @@ import {
 import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput } from './engine.js';
 
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const BPF_MAP_TYPE_XSKMAP = 17;
 const BPF_MAP_TYPE_QUEUE = 22;
 const BPF_MAP_TYPE_STACK = 23;
 const BPF_MAP_TYPE_RINGBUF = 27;
@@ -317,7 +318,8 @@ class KernelEngineMap implements EngineMap {
   }
 
   entries(): Array<[Uint8Array, Uint8Array]> {
-    if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) return [];
+    // Records are events, not entries; an XSKMAP's sockets cannot be read from user space.
+    if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY || this.type === BPF_MAP_TYPE_XSKMAP) return [];
     if (this.keyless) {
       const pop = () => {
         const v = this.kernel.pop();

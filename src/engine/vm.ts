@@ -13,7 +13,7 @@
 import { cpus } from 'node:os';
 import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
-import { Vm, type Program } from '../vm/vm.js';
+import { Vm, type PacketRunResult, type Program } from '../vm/vm.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
 import { checkLength, checkTcHeaders, popAllAndRestore, skbIn, xdpIn } from './kernel.js';
@@ -21,6 +21,7 @@ import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent
 
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const BPF_MAP_TYPE_XSKMAP = 17;
 const BPF_MAP_TYPE_QUEUE = 22;
 const BPF_MAP_TYPE_STACK = 23;
 const BPF_MAP_TYPE_RINGBUF = 27;
@@ -187,6 +188,7 @@ class VmEngineObject implements EngineObject {
       for (const rec of m.vm.drain()) events.push({ kind: m.type === BPF_MAP_TYPE_RINGBUF ? 'ringbuf' : 'perf', map: m.name, data: rec.data });
     }
     for (const line of r.trace) events.push({ kind: 'trace', data: TEXT.encode(line) });
+    const redirect = redirectOf(spec, r.retval, r.redirect, this.#maps);
     return {
       retval: r.retval,
       packet: r.packet,
@@ -194,6 +196,7 @@ class VmEngineObject implements EngineObject {
       ...(tc ? { ctx64 } : {}),
       ...(r.meta.length ? { meta: r.meta } : {}),
       events,
+      ...(redirect ? { redirect } : {}),
     };
   }
 
@@ -203,6 +206,22 @@ class VmEngineObject implements EngineObject {
     for (const m of this.#maps.values()) m.vm.destroy();
     this.#maps.clear();
   }
+}
+
+const XDP_REDIRECT = 4;
+const TC_ACT_REDIRECT = 7;
+
+/** The redirect target, when the verdict is a redirect; the VM's map id becomes the map's name. */
+function redirectOf(spec: ProgramSpec, retval: number, r: PacketRunResult['redirect'], maps: Map<string, VmEngineMap>): RunOutput['redirect'] {
+  if (!r || retval !== (spec.hook === 'xdp' ? XDP_REDIRECT : TC_ACT_REDIRECT)) return undefined;
+  const out: NonNullable<RunOutput['redirect']> = { flags: r.flags };
+  if (r.mapId !== undefined) {
+    const m = [...maps.values()].find((x) => x.vm.id === r.mapId);
+    if (m) out.map = m.name;
+    out.key = r.key!;
+  }
+  if (r.ifindex !== undefined) out.ifindex = r.ifindex;
+  return out;
 }
 
 /** Values for globals, by data section, after checking each name and size against the spec. */
@@ -260,7 +279,8 @@ class VmEngineMap implements EngineMap {
   }
 
   entries(): Array<[Uint8Array, Uint8Array]> {
-    if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) return [];
+    // Records are events, not entries; an XSKMAP's sockets cannot be read from user space.
+    if (this.type === BPF_MAP_TYPE_RINGBUF || this.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY || this.type === BPF_MAP_TYPE_XSKMAP) return [];
     if (this.keyless) {
       const values = popAllAndRestore(() => this.vm.pop(), (v) => this.vm.push(v), this.type === BPF_MAP_TYPE_STACK);
       return values.map((v) => [new Uint8Array(0), v]);

@@ -96,6 +96,7 @@ export const VM_ERR_OOB_ACCESS = 12;
 export const VM_ERR_BUDGET_EXHAUSTED = 13;
 export const VM_ERR_BAD_CALL_TARGET = 14;
 export const VM_ERR_OUT_OF_MEMORY = 15;
+export const VM_ERR_MAP_HELPER = 16;
 export const VM_FIELD_DST = 1;
 export const VM_FIELD_SRC = 2;
 export const VM_FIELD_OFF = 3;

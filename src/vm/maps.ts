@@ -14,6 +14,10 @@
 //   modelled, so programs on several CPUs at once would evict differently in the kernel.
 // - An inner map destroyed while an outer map holds it is dropped from the outer map (the
 //   kernel would keep it alive until the outer map lets go).
+// - Redirect maps hold no devices, CPUs' kthreads or sockets (wasm/map_dev.c): a DEVMAP or
+//   DEVMAP_HASH takes any nonzero ifindex, an XSKMAP value is the receive queue of the socket it
+//   stands for, and program fds in 8-byte DEVMAP/CPUMAP values are refused as the kernel
+//   refuses an fd that names no suitable program (EINVAL; ENOMEM for a CPUMAP).
 
 import { TwinpathError, type ErrorCode } from '../errors.js';
 import type { Vm } from './vm.js';
@@ -31,8 +35,12 @@ export const MAP_TYPES = {
   lpm_trie: 11,
   array_of_maps: 12,
   hash_of_maps: 13,
+  devmap: 14,
+  cpumap: 16,
+  xskmap: 17,
   queue: 22,
   stack: 23,
+  devmap_hash: 25,
   ringbuf: 27,
 } as const;
 export type MapTypeName = keyof typeof MAP_TYPES;
@@ -61,8 +69,10 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   12: 'ENOMEM',
   16: 'EBUSY',
   17: 'EEXIST',
+  19: 'ENODEV',
   22: 'EINVAL',
   28: 'ENOSPC',
+  75: 'EOVERFLOW',
   95: 'EOPNOTSUPP',
   524: 'ENOTSUPP',
 };

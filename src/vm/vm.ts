@@ -39,7 +39,9 @@ export interface PacketRunResult {
   ctx: Uint8Array;
   /** trace_printk lines. */
   trace: string[];
-  redirect?: { ifindex: number; flags: number };
+  /** Where bpf_redirect (ifindex) or bpf_redirect_map (the VM map's id and the key, and the
+   * entry's ifindex for a device map) sent the packet; the last such call of the run. */
+  redirect?: { ifindex?: number; mapId?: number; key?: number; flags: number };
 }
 
 export type RegionKind = 'stack' | 'input' | 'ctx' | 'packet' | 'map value' | 'global';
@@ -68,7 +70,11 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   [K.VM_ERR_BUDGET_EXHAUSTED]: 'VM_BUDGET_EXHAUSTED',
   [K.VM_ERR_BAD_CALL_TARGET]: 'VM_BAD_CALL_TARGET',
   [K.VM_ERR_OUT_OF_MEMORY]: 'VM_OUT_OF_MEMORY',
+  [K.VM_ERR_MAP_HELPER]: 'VM_UNSUPPORTED',
 };
+
+/** enum bpf_map_type names of the maps a helper may be refused on (VM_ERR_MAP_HELPER). */
+const REDIRECT_MAP_NAMES: Record<number, string> = { 14: 'DEVMAP', 16: 'CPUMAP', 17: 'XSKMAP', 25: 'DEVMAP_HASH' };
 
 const REGION_KINDS: Record<number, RegionKind> = {
   [K.VM_REGION_STACK]: 'stack',
@@ -100,6 +106,8 @@ export class VmError extends TwinpathError {
     readonly insnIndex: number,
     readonly insnText: string,
     readonly access?: { addr: bigint; size: number; kind: string; allowed: Region[] },
+    /** The handle of the program the failure is in: after a tail call, not the one that was run. */
+    readonly programHandle?: number,
   ) {
     super(code, detail, { insn: insnIndex });
   }
@@ -173,6 +181,8 @@ export class Vm {
   /** Runs so far; a RunResult reads memory only while it is the latest run. */
   runs = 0;
   private scratchSize = 0;
+  /** Loaded programs by handle, to name the instruction of a failure in a tail call's target. */
+  private readonly loaded = new Map<number, Program>();
 
   constructor() {
     this.x = instantiateVm();
@@ -194,7 +204,14 @@ export class Vm {
     const handle = this.x.vm_load(addr, n, HELPER_SETS[opts.helpers ?? 'none']);
     this.x.tp_free(addr);
     if (handle === 0) throw this.error(code);
-    return new Program(this, handle, code.slice());
+    const p = new Program(this, handle, code.slice());
+    this.loaded.set(handle, p);
+    return p;
+  }
+
+  /** @internal Program.dispose */
+  forget(handle: number): void {
+    this.loaded.delete(handle);
   }
 
   /** Seeds bpf_get_prandom_u32 (the state carries on across runs). */
@@ -243,10 +260,11 @@ export class Vm {
     const dataEnd = w[e + 9]!;
     const dataMeta = w[e + 10]!;
     const redirectIfindex = w[e + 11]!;
+    const redirectMap = w[e + 16]!;
     const traceLen = w[e + 13]!;
     const r0lo = w[r + 10]!;
     const r0 = (BigInt(w[r + 11]!) << 32n) | BigInt(r0lo);
-    const trace = traceLen ? TEXT.decode(u8.subarray(this.envAddr + 64, this.envAddr + 64 + traceLen)).split('\n').slice(0, -1) : [];
+    const trace = traceLen ? TEXT.decode(u8.subarray(this.envAddr + 72, this.envAddr + 72 + traceLen)).split('\n').slice(0, -1) : [];
     return {
       r0,
       retval: r0lo,
@@ -255,7 +273,9 @@ export class Vm {
       meta: u8.slice(dataMeta, data),
       ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
       trace,
-      ...(redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: w[e + 12]! } } : {}),
+      ...(redirectMap
+        ? { redirect: { mapId: redirectMap, key: w[e + 17]!, ...(redirectIfindex ? { ifindex: redirectIfindex } : {}), flags: w[e + 12]! } }
+        : redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: w[e + 12]! } } : {}),
     };
   }
 
@@ -334,7 +354,11 @@ export class Vm {
     const pc = dv.getUint32(r + 4, true);
     const detail = dv.getUint32(r + 32, true);
     const errCode = STATUS_CODES[status] ?? 'VM_BAD_OPCODE';
-    const text = code.length >= 8 ? describeInsn(code, pc) : '';
+    // A run's failure may lie in a tail call's target rather than in the program that was run.
+    const handle = dv.getUint32(r + 64 + 16 * K.VM_MAX_REGIONS, true);
+    const failed = this.loaded.get(handle);
+    if (failed && failed.code !== code) code = failed.code;
+    const text = code.length >= 8 && pc * 8 < code.length ? describeInsn(code, pc) : '';
     switch (status) {
       case K.VM_ERR_OOB_ACCESS: {
         const addr = dv.getBigUint64(r + 16, true);
@@ -360,12 +384,13 @@ export class Vm {
           pc,
           text,
           { addr, size, kind, allowed },
+          handle || undefined,
         );
       }
       case K.VM_ERR_BUDGET_EXHAUSTED:
-        return new VmError(errCode, `${text}: instruction budget exhausted (program did not finish)`, pc, text);
+        return new VmError(errCode, `${text}: instruction budget exhausted (program did not finish)`, pc, text, undefined, handle || undefined);
       default:
-        return new VmError(errCode, `${text}: ${loadDetail(status, detail, pc)}`, pc, text);
+        return new VmError(errCode, `${text}: ${loadDetail(status, detail, pc)}`, pc, text, undefined, handle || undefined);
     }
   }
 }
@@ -402,6 +427,13 @@ function loadDetail(status: number, detail: number, pc: number): string {
       return `callx target ${detail} is not a helper`;
     case K.VM_ERR_OUT_OF_MEMORY:
       return 'the VM ran out of memory';
+    case K.VM_ERR_MAP_HELPER: {
+      const map = REDIRECT_MAP_NAMES[detail >>> 16] ?? `map type ${detail >>> 16}`;
+      const helper = helperName(detail & 0xffff);
+      return (detail & 0xffff) === 51
+        ? `${helper} takes a DEVMAP, DEVMAP_HASH, CPUMAP or XSKMAP, not ${map} (the kernel's verifier refuses the program)`
+        : `${helper} on a ${map}: the kernel's verifier refuses this helper on this map type`;
+    }
     default:
       return `error status ${status} at insn ${pc}`;
   }
@@ -437,6 +469,7 @@ export class Program {
   }
 
   dispose(): void {
+    this.vm.forget(this.handle);
     this.vm.x.vm_unload(this.handle);
   }
 }

@@ -224,7 +224,7 @@ describeKernel('engine-agreement programs in the kernel', () => {
     });
   });
 
-  describe('xdp_redirect (kernel only: DEVMAP)', () => {
+  describe('xdp_redirect', () => {
     const t = agreement('xdp_redirect');
     it('redirects through a filled slot and falls back to XDP_PASS on an empty one', () => {
       expect(retvals(t.run())).toEqual([XDP_PASS, XDP_REDIRECT, XDP_DROP]);

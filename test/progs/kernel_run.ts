@@ -16,10 +16,10 @@ export const SKB = { size: 192, mark: 8, priority: 32, cb: 48 } as const;
 // enum bpf_map_type values this harness treats specially.
 const MAP = {
   PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, LRU_PERCPU_HASH: 10,
-  ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14, QUEUE: 22, STACK: 23, RINGBUF: 27,
+  ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, XSKMAP: 17, QUEUE: 22, STACK: 23, RINGBUF: 27,
 } as const;
 /** Maps whose values are fds or ids (meaningless across engines) or that hold no readable state. */
-const NOT_DUMPED: number[] = [MAP.PROG_ARRAY, MAP.PERF_EVENT_ARRAY, MAP.ARRAY_OF_MAPS, MAP.HASH_OF_MAPS, MAP.DEVMAP, MAP.RINGBUF];
+const NOT_DUMPED: number[] = [MAP.PROG_ARRAY, MAP.PERF_EVENT_ARRAY, MAP.ARRAY_OF_MAPS, MAP.HASH_OF_MAPS, MAP.XSKMAP, MAP.RINGBUF];
 
 export interface KernelRun {
   results: Results;

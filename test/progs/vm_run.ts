@@ -10,8 +10,8 @@ import type { EngineMap, EngineObject, RunContext } from '../../src/engine/engin
 import { capturePackets } from './kernel_run.js';
 import { hex, progsDir, unhex, type Expected, type PacketResult, type Results } from './expected.js';
 
-const MAP = { PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14, RINGBUF: 27 } as const;
-const NOT_DUMPED: number[] = [MAP.PROG_ARRAY, MAP.PERF_EVENT_ARRAY, MAP.ARRAY_OF_MAPS, MAP.HASH_OF_MAPS, MAP.DEVMAP, MAP.RINGBUF];
+const MAP = { PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, XSKMAP: 17, RINGBUF: 27 } as const;
+const NOT_DUMPED: number[] = [MAP.PROG_ARRAY, MAP.PERF_EVENT_ARRAY, MAP.ARRAY_OF_MAPS, MAP.HASH_OF_MAPS, MAP.XSKMAP, MAP.RINGBUF];
 
 interface VmInternals {
   programHandle(name: string): number | undefined;
