@@ -5,5 +5,6 @@ import { registerExec } from './exec.js';
 import { registerDisasm } from './disasm.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
+import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerRun];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerRun, registerSandbox];
