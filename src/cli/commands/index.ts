@@ -4,7 +4,10 @@ import type { CommandRegistrar } from '../main.js';
 import { registerExec } from './exec.js';
 import { registerDisasm } from './disasm.js';
 import { registerInspect } from './inspect.js';
+import { registerPolicy } from './policy.js';
+import { registerProbe } from './probe.js';
+import { registerReachability } from './reachability.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerPolicy, registerProbe, registerReachability, registerRun, registerSandbox];
