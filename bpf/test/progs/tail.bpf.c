@@ -11,6 +11,10 @@
 //             that the test fills (dport 53 -> udp_dns); no inner map for the port means
 //             TC_ACT_SHOT, else TC_ACT_OK.
 // Non-IP, malformed and other-protocol packets: TC_ACT_UNSPEC from tail_entry.
+// tail_sub: a tail call from a subprogram. sub_tail tail-calls sub_jump[skb->mark] (slot 0 holds
+// tail_leaf, from the object); the kernel unwinds only sub_tail's frame, so tail_leaf's return
+// value (42) comes back to tail_sub, which stores it in skb->priority and returns TC_ACT_OK. An
+// empty slot leaves sub_tail to return the packet length plus 1000.
 #include "lib/parse.h"
 
 struct {
@@ -49,6 +53,21 @@ struct {
 	__type(key, __u16);
 	__array(values, struct udp_inner);
 } per_port SEC(".maps");
+
+SEC("tc")
+int tail_leaf(struct __sk_buff *skb)
+{
+	return 42;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} sub_jump SEC(".maps") = {
+	.values = { [0] = (void *)&tail_leaf },
+};
 
 const volatile __u32 fallback_verdict = TC_ACT_OK;
 const volatile __u32 tcp_mark = 0;
@@ -128,6 +147,19 @@ int tail_udp(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	port = p.sport;
 	add_u64(inner, &port);
+	return TC_ACT_OK;
+}
+
+static __noinline int sub_tail(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &sub_jump, skb->mark);
+	return skb->len + 1000; /* not a constant, or clang would not use the call's r0 */
+}
+
+SEC("tc")
+int tail_sub(struct __sk_buff *skb)
+{
+	skb->priority = sub_tail(skb);
 	return TC_ACT_OK;
 }
 
