@@ -89,6 +89,10 @@ export interface ErrorLocation {
   line?: number;
   column?: number;
   path?: string;
+  /** The C source file `line` and `column` are in, when they are not in `file` (an instruction's
+   * source line from .BTF.ext), and the text of that line. */
+  source?: string;
+  sourceText?: string;
 }
 
 export class TwinpathError extends Error {
@@ -115,11 +119,8 @@ export class TwinpathError extends Error {
 
 function formatMessage(detail: string, loc: ErrorLocation): string {
   const parts: string[] = [];
-  if (loc.file !== undefined) {
-    let f = loc.file;
-    if (loc.line !== undefined) f += `:${loc.line}${loc.column !== undefined ? `:${loc.column}` : ''}`;
-    parts.push(f);
-  }
+  const at = (f: string) => (loc.line !== undefined ? `${f}:${loc.line}${loc.column !== undefined ? `:${loc.column}` : ''}` : f);
+  if (loc.file !== undefined) parts.push(loc.source === undefined ? at(loc.file) : loc.file);
   if (loc.program !== undefined) {
     parts.push(`program "${loc.program}"${loc.section !== undefined ? ` (section "${loc.section}")` : ''}`);
   } else if (loc.section !== undefined) {
@@ -127,7 +128,13 @@ function formatMessage(detail: string, loc: ErrorLocation): string {
   }
   if (loc.path !== undefined) parts.push(loc.path);
   if (loc.offset !== undefined) parts.push(`offset ${loc.offset} (0x${loc.offset.toString(16)})`);
-  if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
+  if (loc.insn !== undefined) {
+    // `insn 42 (parse.bpf.c:37: if (ip->ihl < 5))`: the instruction and the C line it came from.
+    const src = loc.source !== undefined ? ` (${at(loc.source)}${loc.sourceText ? `: ${loc.sourceText}` : ''})` : '';
+    parts.push(`insn ${loc.insn}${src}`);
+  } else if (loc.source !== undefined) {
+    parts.push(at(loc.source));
+  }
   parts.push(detail);
   return parts.join(': ');
 }
