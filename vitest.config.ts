@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Fails the run when namespaces, veths, pins or attachments outlive the tests.
+    globalSetup: ['test/sandbox/leak-check.ts'],
   },
 });

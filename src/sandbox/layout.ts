@@ -81,6 +81,9 @@ export function computeLayout(name: string, cluster: Cluster, externals: string[
   }
   const nodes: LayoutNode[] = nodeNames.map((n, index) => {
     const declared = cluster.nodes.find((x) => x.name === n)?.addresses ?? [];
+    for (const a of declared) {
+      if (isIP(a) === 0) throw new TwinpathError('SANDBOX_ERROR', `node ${n}: "${a}" is not an IP address`);
+    }
     const v4 = declared.find((a) => family(a) === 4);
     const v6 = declared.find((a) => family(a) === 6);
     const synthetic: string[] = [];
@@ -108,6 +111,9 @@ export function computeLayout(name: string, cluster: Cluster, externals: string[
     if (seen.has(key)) throw new TwinpathError('SANDBOX_ERROR', `pod ${key} is listed twice`);
     seen.add(key);
     const node = nodes.find((n) => n.name === (p.nodeName !== '' ? p.nodeName : nodeNames[0]))!;
+    for (const ip of p.ips) {
+      if (isIP(ip) === 0) throw new TwinpathError('SANDBOX_ERROR', `pod ${key}: "${ip}" is not an IP address`);
+    }
     if (p.hostNetwork) {
       const ips = p.ips.length > 0 ? p.ips : node.addresses.filter((a) => !node.synthetic.includes(a));
       for (const ip of ips) if (!node.addresses.includes(ip)) node.addresses.push(ip);

@@ -5,8 +5,8 @@
 //
 // A failure during `up` tears down what was made before the error is thrown, so nothing is
 // left half-built; a crash (no chance to tear down) leaves a state file that `down` or the next
-// `up` of that name reads. TWINPATH_SANDBOX_CRASH_AFTER=N kills the process after N steps, so
-// tests can prove that.
+// `up` of that name reads. TWINPATH_SANDBOX_CRASH_AFTER=N kills the process after N steps and
+// TWINPATH_SANDBOX_FAIL_AFTER=N throws there, so tests can prove both.
 
 import { rmSync } from 'node:fs';
 import { TwinpathError } from '../errors.js';
@@ -75,15 +75,16 @@ export function sandboxUp(cluster: Cluster, opts: UpOptions): SandboxState {
   return state;
 }
 
-function crashAfter(): number | undefined {
-  const v = process.env.TWINPATH_SANDBOX_CRASH_AFTER;
+function stepHook(variable: string): number | undefined {
+  const v = process.env[variable];
   if (v === undefined || v === '') return undefined;
   const n = Number.parseInt(v, 10);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 function build(layout: Layout, state: SandboxState): void {
-  const crashAt = crashAfter();
+  const crashAt = stepHook('TWINPATH_SANDBOX_CRASH_AFTER');
+  const failAt = stepHook('TWINPATH_SANDBOX_FAIL_AFTER');
   /** `record` changes the state; it is written before `act` runs. */
   const step = (record: () => void, act: () => void): void => {
     record();
@@ -91,6 +92,9 @@ function build(layout: Layout, state: SandboxState): void {
     act();
     state.steps += 1;
     if (crashAt !== undefined && state.steps >= crashAt) process.kill(process.pid, 'SIGKILL');
+    if (failAt !== undefined && state.steps >= failAt) {
+      throw new TwinpathError('SANDBOX_ERROR', `stopped after ${state.steps} steps (TWINPATH_SANDBOX_FAIL_AFTER)`);
+    }
   };
   const nothing = (): void => {};
 
