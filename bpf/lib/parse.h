@@ -196,6 +196,12 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct packet *p)
 	return 0;
 }
 
+static __always_inline int ipv6_is_exthdr(__u8 nexthdr)
+{
+	return nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_ROUTING || nexthdr == NEXTHDR_FRAGMENT ||
+	       nexthdr == NEXTHDR_AUTH || nexthdr == NEXTHDR_DEST;
+}
+
 /* Walks the extension header chain to the upper-layer header. A chain longer than
  * IPV6_MAX_EXTHDRS, a "no next header", or a header that runs past the packet is an invalid
  * extension header (156), as in Cilium. */
@@ -218,8 +224,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct packet *p)
 
 		if (nexthdr == NEXTHDR_NONE)
 			return DROP_INVALID_EXTHDR;
-		if (nexthdr != NEXTHDR_HOP && nexthdr != NEXTHDR_ROUTING && nexthdr != NEXTHDR_FRAGMENT &&
-		    nexthdr != NEXTHDR_AUTH && nexthdr != NEXTHDR_DEST)
+		if (!ipv6_is_exthdr(nexthdr))
 			break;
 		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
 			return DROP_INVALID_EXTHDR;
@@ -238,9 +243,12 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct packet *p)
 		} else {
 			off += ((__u32)ext[1] + 1) * 8;  /* the others count 8-byte words, less 1 */
 		}
+		/* The whole header must be there, not only its first 8 bytes. */
+		if (off > skb->len)
+			return DROP_INVALID_EXTHDR;
 		nexthdr = ext[0];
 	}
-	if (i == IPV6_MAX_EXTHDRS)
+	if (nexthdr == NEXTHDR_NONE || ipv6_is_exthdr(nexthdr))
 		return DROP_INVALID_EXTHDR;
 	p->tuple.protocol = nexthdr;
 	p->l4_off = off;
