@@ -13,7 +13,8 @@
 import { cpus } from 'node:os';
 import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
-import { Vm, type PacketRunResult, type Program } from '../vm/vm.js';
+import { Vm, VmError, type PacketRunResult, type Program } from '../vm/vm.js';
+import { sourceLocation } from './source.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
 import { checkLength, checkTcHeaders, popAllAndRestore, skbIn, xdpIn } from './kernel.js';
@@ -47,6 +48,8 @@ class VmEngineObject implements EngineObject {
   readonly #vm = new Vm();
   readonly #maps = new Map<string, VmEngineMap>();
   readonly #programs = new Map<string, { spec: ProgramSpec; program: Program; where: ErrorLocation; fields: CtxField[] }>();
+  /** Programs by VM handle: a run's failure may lie in a tail call's target. */
+  readonly #byHandle = new Map<number, ProgramSpec>();
   /** RINGBUF and PERF_EVENT_ARRAY maps, drained after every run. */
   readonly #recordMaps: VmEngineMap[] = [];
   readonly #where: ErrorLocation;
@@ -66,9 +69,11 @@ class VmEngineObject implements EngineObject {
       const code = this.relocate(p, where);
       try {
         const fields = (p.hook === 'tc' ? TC_CTX_OUT : XDP_CTX_OUT).map((f) => ctxField(p.hook === 'tc' ? SK_BUFF : XDP_MD, f));
-        this.#programs.set(p.name, { spec: p, program: this.#vm.load(code, { helpers: p.hook }), where, fields });
+        const program = this.#vm.load(code, { helpers: p.hook });
+        this.#programs.set(p.name, { spec: p, program, where, fields });
+        this.#byHandle.set(program.handle, p);
       } catch (e) {
-        throw e instanceof TwinpathError ? e.within(where) : e;
+        throw this.located(e, p, where);
       }
     }
     this.fillSlots();
@@ -141,6 +146,22 @@ class VmEngineObject implements EngineObject {
     }
   }
 
+  /** A VM error seen from the object: the program it is in (a tail call's target, perhaps) and
+   * the C source line of its instruction, when the object has line info. */
+  private located(e: unknown, spec: ProgramSpec, where: ErrorLocation): unknown {
+    if (!(e instanceof TwinpathError)) return e;
+    if (!(e instanceof VmError)) return e.within(where);
+    const failed = (e.programHandle !== undefined ? this.#byHandle.get(e.programHandle) : undefined) ?? spec;
+    const loc: ErrorLocation = {
+      ...where,
+      program: failed.name,
+      section: failed.section,
+      ...e.location,
+      ...sourceLocation(failed.lineInfo, e.insnIndex),
+    };
+    return new TwinpathError(e.code, e.detail, loc, { cause: e });
+  }
+
   map(name: string): EngineMap {
     const m = this.#maps.get(name);
     if (!m) throw new TwinpathError('USAGE', `no map "${name}" (maps: ${[...this.#maps.keys()].join(', ') || 'none'})`, this.#where);
@@ -170,7 +191,7 @@ class VmEngineObject implements EngineObject {
     try {
       r = this.#vm.runPacket(program, spec.hook, input.packet, { ctxIn, timeNs: input.timeNs });
     } catch (e) {
-      throw e instanceof TwinpathError ? e.within(where) : e;
+      throw this.located(e, spec, where);
     }
     // A tc run reports the skb fields back; an XDP run reports ingress_ifindex and rx_queue_index
     // as ctx_in gave them (the kernel converts back only the data offsets), although the program
