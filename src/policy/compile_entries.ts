@@ -63,14 +63,15 @@ interface Raw {
 
 export function compileEntries(u: Universe, rules: RuleDef[], enforcers: Enforcer[]): EntriesResult {
   const warnings: EntriesResult['warnings'] = [];
-  const universe = u.idents.map((i) => i.id);
-  const endpointIds = u.idents.filter((i) => i.kind === 'endpoints').map((i) => i.id);
+  // world-ipv4/-ipv6 only exist for the datapath when their default routes are in the ipcache.
+  const live = u.idents.filter((i) => !(i.id === RESERVED['world-ipv4'] || i.id === RESERVED['world-ipv6']) || i.prefix);
+  const endpointIds = live.filter((i) => i.kind === 'endpoints').map((i) => i.id);
   // Identity 0 stands for "every identity" only when a peer set is indeed all of them.
   const peerIds = rules.map((r) => {
     if (r.peers === 'all') return [0];
     const peers = r.peers;
-    const ids = u.idents.filter((i) => peers.some((p) => matchPeer(p, i))).map((i) => i.id);
-    return ids.length === universe.length ? [0] : ids;
+    const ids = live.filter((i) => peers.some((p) => matchPeer(p, i))).map((i) => i.id);
+    return ids.length === live.length ? [0] : ids;
   });
   const resolved = new Set<number>();
 
