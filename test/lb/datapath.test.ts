@@ -38,7 +38,7 @@ function webCluster(webBackends = 5): Cluster {
     nodes: [node('node-a', ['192.168.0.1']), node('node-b', ['192.168.0.2'])],
     pods: ids.map((i) => pod(`web-${i}`, [`10.0.1.${i}`, `fd00:1::${i}`], i % 2 ? 'node-a' : 'node-b', [{ name: 'http', containerPort: 8080, protocol: 'TCP' }])),
     services: [
-      service('web', { clusterIPs: ['10.96.0.10', 'fd00:96::a'], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }] }),
+      service('web', { type: 'NodePort', clusterIPs: ['10.96.0.10', 'fd00:96::a'], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http', nodePort: 30080 }] }),
       service('dns', { clusterIPs: ['10.96.0.53'], ports: [{ protocol: 'UDP', port: 53, targetPort: 5353 }] }),
       service('sig', { clusterIPs: ['10.96.0.30'], ports: [{ protocol: 'SCTP', port: 3868, targetPort: 3868 }] }),
       service('sigx', { clusterIPs: ['10.96.0.31'], ports: [{ protocol: 'SCTP', port: 3868, targetPort: 3869 }] }),
@@ -121,6 +121,17 @@ function suite(kind: EngineKind): void {
     const s = run(obj, stray, 1);
     expect(result(s)).toBe(0);
     expect(s.packet).toEqual(stray);
+  });
+
+  it('NodePort: a node address and the nodePort lead to the same backends, and replies return to them', () => {
+    const t = { saddr: '172.16.0.9', daddr: '192.168.0.2', sport: 45000, dport: 30080, proto: 6 };
+    const be = predict(model, t);
+    expect(be.address.startsWith('10.0.1.')).toBe(true);
+    const r = run(obj, tcp({ src: t.saddr, dst: t.daddr, sport: t.sport, dport: t.dport }), 0);
+    expect(result(r)).toBe(1);
+    expect(checkPacket(r.packet)).toMatchObject({ dst: be.address, dport: 8080 });
+    const back = run(obj, tcp({ src: be.address, dst: t.saddr, sport: 8080, dport: t.sport, flags: 'SA' }), 1);
+    expect(checkPacket(back.packet)).toMatchObject({ src: '192.168.0.2', sport: 30080 });
   });
 
   it('does the same over IPv6', () => {
