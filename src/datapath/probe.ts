@@ -43,6 +43,8 @@ export interface ProbeResult extends ProbeSpec {
    * when no rule decided: default deny, or an endpoint no policy isolates. */
   ruleId?: number;
   rule?: string;
+  /** The policy the rule belongs to: `NetworkPolicy x/allow-web`, `CiliumClusterwideNetworkPolicy lockdown`. */
+  policy?: string;
   /** Whether the reply came back: absent when the request was already dropped. */
   reply?: boolean;
   /** Every flow event of the connection, in path order. */
@@ -177,7 +179,11 @@ export class Prober {
   private withRule(result: ProbeResult, ruleId: number): void {
     result.ruleId = ruleId;
     const rule = this.datapath.compiled.rules.find((r) => r.id === ruleId);
-    if (rule) result.rule = rule.text;
+    if (rule) {
+      result.rule = rule.text;
+      const { kind, namespace, name } = rule.policy;
+      result.policy = `${kind} ${namespace === '' ? '' : `${namespace}/`}${name}`;
+    }
   }
 
   private side(ref: string, where: () => ErrorLocation, index: number): Side {

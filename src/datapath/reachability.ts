@@ -29,7 +29,7 @@ export interface ReachabilityMatrix {
   /** cells[from][to], indexes into Reachability.endpoints; null where no probe applies. */
   cells: Array<Array<boolean | null>>;
   /** Verdict details of the denied cells, for a reader who wants the why. */
-  denied: Array<Pick<ProbeResult, 'from' | 'to' | 'dropReason' | 'dropReasonCode' | 'deniedAt' | 'ruleId' | 'rule'>>;
+  denied: Array<Pick<ProbeResult, 'from' | 'to' | 'dropReason' | 'dropReasonCode' | 'deniedAt' | 'ruleId' | 'rule' | 'policy'>>;
   allowedCount: number;
   deniedCount: number;
 }
@@ -107,6 +107,7 @@ function details(r: ProbeResult): ReachabilityMatrix['denied'][number] {
   if (r.deniedAt !== undefined) d.deniedAt = r.deniedAt;
   if (r.ruleId !== undefined) d.ruleId = r.ruleId;
   if (r.rule !== undefined) d.rule = r.rule;
+  if (r.policy !== undefined) d.policy = r.policy;
   return d;
 }
 

@@ -56,7 +56,11 @@ function semantics(engine: EngineKind): void {
       expect(r.deniedAt, label).toBe(c.deniedAt);
       expect(r.dropReasonCode, label).toBe(c.dropReasonCode);
       expect(r.ruleId, label).toBe(c.ruleId);
-      if (c.ruleId !== undefined) expect(r.rule, label).toBe(smallCluster().rules.find((x) => x.id === c.ruleId)!.text);
+      if (c.ruleId !== undefined) {
+        const rule = smallCluster().rules.find((x) => x.id === c.ruleId)!;
+        expect(r.rule, label).toBe(rule.text);
+        expect(r.policy, label).toBe(`${rule.policy.kind} ${rule.policy.namespace}/${rule.policy.name}`);
+      }
       expect(r.reply, label).toBe(c.allowed ? true : undefined);
       if (!c.allowed) expect(r.dropReason, label).toMatch(/\S/);
     });

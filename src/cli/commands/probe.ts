@@ -69,8 +69,8 @@ export function parseProbeFile(text: string, file: string): ProbeFile {
   };
   const syntax = doc.errors[0];
   if (syntax) {
-    const p = syntax.linePos?.[0];
-    bad(`not valid JSON: ${syntax.message.split('\n')[0]}`, { file, ...(p ? { line: p.line, column: p.col } : {}) });
+    const p = lines.linePos(syntax.pos[0]);
+    bad(`not valid JSON: ${syntax.message.split('\n')[0]}`, { file, line: p.line, column: p.col });
   }
   const root = doc.contents;
   if (!isSeq(root)) return bad('a probe file is a JSON array of {"from", "to", "port", "protocol"}', at(root, '$'));
@@ -129,7 +129,7 @@ export function probesTable(results: ProbeResult[]): string {
   for (const r of results) {
     const where = r.allowed ? '' : `${r.deniedAt ?? ''}${r.reply === false ? ' (reply)' : ''}`;
     const reason = r.allowed ? '' : `${r.dropReason ?? ''}${r.dropReasonCode !== undefined ? ` (${r.dropReasonCode})` : ''}`;
-    const rule = r.ruleId === undefined ? '' : `#${r.ruleId}${r.rule ? ` ${r.rule}` : ''}`;
+    const rule = r.ruleId === undefined ? '' : `#${r.ruleId}${r.policy ? ` ${r.policy}:` : ''}${r.rule ? ` ${r.rule}` : ''}`;
     rows.push([r.from, r.to, `${r.protocol}/${r.port}`, r.allowed ? 'allowed' : 'denied', where, reason, rule]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
