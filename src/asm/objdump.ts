@@ -2,8 +2,15 @@
 // section, one listing per symbol, jump targets named after the nearest symbol at or before
 // them (`<count+0xa0>`). The rules for which symbols head a listing follow llvm-objdump 19, so
 // the output can be compared with it byte for byte (test/golden/disasm).
+//
+// With `source`, C source lines are interleaved as `; <line>` comments before the instructions
+// they produced, as llvm-objdump -S does; the lines come from the object's .BTF.ext line info
+// (what the kernel and bpftool's `linum` use), not from DWARF and the source files, so only the
+// lines clang recorded for BTF appear.
 
 import { type ElfFile, type ElfSymbol, readElf, SHF_EXECINSTR, SHT_NOBITS, STT_SECTION } from '../elf/elf.js';
+import { parseBtf } from '../elf/btf.js';
+import { parseBtfExt, type LineInfo } from '../elf/btf_ext.js';
 import { TwinpathError } from '../errors.js';
 import { EBPF_OP_LDDW } from '../vm/constants.generated.js';
 import { type FormatOptions, UNKNOWN, formatInsn } from './disassembler.js';
@@ -16,6 +23,8 @@ export interface ObjdumpOptions {
   section?: string;
   /** See FormatOptions.strict; defaults to true here, since this output mimics llvm-objdump. */
   strict?: boolean;
+  /** Interleave C source lines from .BTF.ext line info (`; <line>`), like llvm-objdump -S. */
+  source?: boolean;
 }
 
 interface Label {
@@ -48,7 +57,7 @@ function targetName(labels: readonly Label[], target: bigint): string {
 }
 
 /** The listing of one executable ELF section, beginning with its `Disassembly of section` line. */
-function disassembleSection(elf: ElfFile, index: number, opts: FormatOptions): string {
+function disassembleSection(elf: ElfFile, index: number, opts: FormatOptions, lines?: Map<number, LineInfo>): string {
   const sec = elf.sections[index]!;
   const labels = sectionLabels(elf.symbols, index, sec.name);
   let out = `Disassembly of section ${sec.name}:\n`;
@@ -58,16 +67,23 @@ function disassembleSection(elf: ElfFile, index: number, opts: FormatOptions): s
     const end = li + 1 < labels.length ? Number(labels[li + 1]!.addr) : sec.data.length;
     if (start > sec.data.length) continue;
     out += `\n${label.addr.toString(16).padStart(16, '0')} <${label.name}>:\n`;
-    out += listRange(sec.data, start, Math.min(end, sec.data.length), labels, opts);
+    out += listRange(sec.data, start, Math.min(end, sec.data.length), labels, opts, lines);
   }
   return out;
 }
 
-function listRange(data: Uint8Array, start: number, end: number, labels: readonly Label[], opts: FormatOptions): string {
+function listRange(data: Uint8Array, start: number, end: number, labels: readonly Label[], opts: FormatOptions, lines?: Map<number, LineInfo>): string {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let out = '';
   let at = start;
+  let shown: LineInfo | undefined;
   while (at < end) {
+    // A line is shown where its record starts, unless the previous record shown was the same line.
+    const line = at % INSN_SIZE === 0 ? lines?.get(at / INSN_SIZE) : undefined;
+    if (line && !(shown && shown.file === line.file && shown.line === line.line)) {
+      out += `; ${line.source}\n`;
+      shown = line;
+    }
     const col = String(Math.floor(at / INSN_SIZE)).padStart(8);
     // Decoding sees only this symbol's bytes: an lddw cut short by the next symbol or the
     // section end does not decode, and llvm-objdump then moves on by a single byte.
@@ -99,6 +115,7 @@ function listRange(data: Uint8Array, start: number, end: number, labels: readonl
 export function disassembleObject(object: Uint8Array | ElfFile, opts: ObjdumpOptions & { file?: string } = {}): string {
   const elf = object instanceof Uint8Array ? readElf(object, opts.file) : object;
   const fmt: FormatOptions = { strict: opts.strict ?? true };
+  const lines = opts.source ? lineInfoBySection(elf, opts.file) : new Map<string, Map<number, LineInfo>>();
   const blocks: string[] = [];
   let found = false;
   for (const sec of elf.sections) {
@@ -107,7 +124,7 @@ export function disassembleObject(object: Uint8Array | ElfFile, opts: ObjdumpOpt
       found = true;
     }
     if ((sec.flags & SHF_EXECINSTR) === 0n || sec.type === SHT_NOBITS || sec.data.length === 0) continue;
-    blocks.push(disassembleSection(elf, sec.index, fmt));
+    blocks.push(disassembleSection(elf, sec.index, fmt, lines.get(sec.name)));
   }
   if (opts.section !== undefined && !found) {
     const loc: { file?: string; section: string } = { section: opts.section };
@@ -115,4 +132,16 @@ export function disassembleObject(object: Uint8Array | ElfFile, opts: ObjdumpOpt
     throw new TwinpathError('ELF_BAD_SECTION', `no section named "${opts.section}"`, loc);
   }
   return blocks.join('\n');
+}
+
+/** .BTF.ext line records by section name, then by instruction index (empty without BTF). */
+function lineInfoBySection(elf: ElfFile, file?: string): Map<string, Map<number, LineInfo>> {
+  const out = new Map<string, Map<number, LineInfo>>();
+  const btfSec = elf.sections.find((s) => s.name === '.BTF');
+  const extSec = elf.sections.find((s) => s.name === '.BTF.ext');
+  if (!btfSec || !extSec) return out;
+  const where = file ?? elf.file;
+  const ext = parseBtfExt(extSec.data, parseBtf(btfSec.data, where), where);
+  for (const sec of ext.sections) out.set(sec.section, new Map(sec.lines.map((l) => [l.insn, l])));
+  return out;
 }
