@@ -19,7 +19,7 @@ import {
 } from './compile_cidr.js';
 import type { EndpointInfo, IdentityInfo, IpcacheEntry } from './model.js';
 import { FIRST_CIDR_IDENTITY, FIRST_ENDPOINT_IDENTITY, RESERVED } from './model.js';
-import { protoNumber } from './ports.js';
+import { PROTO_NAMES, protoNumber } from './ports.js';
 import { labelText, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_KEY, type Label } from './selector.js';
 
 /** A Kubernetes ipBlock, keyed by its canonical text (`10.0.0.0/8 except 10.1.0.0/16`). */
@@ -122,8 +122,8 @@ export function buildUniverse(cluster: Cluster, needs: PartitionNeeds): Universe
       if (cp) namedPorts.set(`${name}/${proto}`, cp.containerPort);
     }
     const extra = [
-      ...[...new Set(blocks)].sort().map((k) => `ipblock:${k}`),
-      ...[...namedPorts].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => `namedport:${k}=${v}`),
+      ...[...new Set(blocks)].sort().map((k) => `ipblock:${k.replace(' except ', ';except=')}`),
+      ...[...namedPorts].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => `namedport:${portNameLabel(k)}=${v}`),
     ];
     const key = [...labels.map(labelText).sort(), ...extra].join('\n');
     let c = classes.get(key);
@@ -212,6 +212,12 @@ export function buildUniverse(cluster: Cluster, needs: PartitionNeeds): Universe
     ipcache: entries.map((e) => ({ prefix: formatPrefix(e.prefix), identity: e.identity })),
     warnings,
   };
+}
+
+/** `http/6` -> `http/TCP`. */
+function portNameLabel(k: string): string {
+  const slash = k.lastIndexOf('/');
+  return `${k.slice(0, slash)}/${PROTO_NAMES[Number(k.slice(slash + 1))]}`;
 }
 
 function addHost(set: Set<string>, text: string): void {
