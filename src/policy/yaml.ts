@@ -2,7 +2,9 @@
 // Every node carries its Source (file, 1-based line and column, YAML path), so the readers in
 // load_*.ts can name the exact node when they refuse something. Parsing is the `yaml` package's
 // (YAML 1.2 core schema, which also reads JSON); this module only converts its document model,
-// resolving aliases, and turns its errors into POLICY_YAML_SYNTAX.
+// resolving aliases, and turns its errors into POLICY_YAML_SYNTAX. Paths are relative to the
+// document: its root is '', a kubectl List item `items[3]`. A node reached through an alias has
+// the path where it is used and the position where its text is written.
 
 import { LineCounter, parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import { TwinpathError } from '../errors.js';
@@ -45,7 +47,7 @@ export interface YDocument {
 }
 
 /** Alias expansion is bounded, so a "billion laughs" document fails instead of exhausting memory. */
-const MAX_NODES = 2_000_000;
+const MAX_ALIASED_NODES = 100_000;
 
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -89,23 +91,57 @@ function firstLine(s: string): string {
 }
 
 class Converter {
-  private count = 0;
+  private aliased = 0;
+  private aliasDepth = 0;
+  /** Anchored nodes being expanded: an alias inside its own anchor would never end. */
+  private readonly expanding = new Set<YamlNode>();
+  /** Anchored nodes by name, in document order (an anchor may be redefined further down). */
+  private readonly anchors = new Map<string, Array<{ start: number; node: YamlNode }>>();
 
   constructor(
-    private readonly doc: Document.Parsed,
+    doc: Document.Parsed,
     private readonly at: (offset: number, path: string) => Source,
-  ) {}
+  ) {
+    // The parser's own alias lookup walks the document for each alias; one walk up front keeps
+    // alias-heavy files linear.
+    const collect = (n: unknown): void => {
+      if (isMap(n) || isSeq(n) || isScalar(n)) {
+        if (n.anchor) {
+          const list = this.anchors.get(n.anchor) ?? [];
+          list.push({ start: n.range?.[0] ?? 0, node: n });
+          this.anchors.set(n.anchor, list);
+        }
+        if (isMap(n)) for (const p of n.items) if (isPair(p)) (collect(p.key), collect(p.value));
+        if (isSeq(n)) for (const item of n.items) collect(item);
+      }
+    };
+    collect(doc.contents);
+  }
+
+  private resolve(alias: { source: string; range?: [number, number, number] | null }): YamlNode | undefined {
+    const start = alias.range?.[0] ?? Infinity;
+    let found: YamlNode | undefined;
+    for (const a of this.anchors.get(alias.source) ?? []) if (a.start < start) found = a.node;
+    return found;
+  }
 
   convert(node: YamlNode | unknown, path: string, fallback?: Source): YValue {
-    if (++this.count > MAX_NODES) {
-      throw new TwinpathError('POLICY_YAML_SYNTAX', `document expands to more than ${MAX_NODES} nodes through aliases`, fallback ?? this.at(0, path));
+    if (this.aliasDepth > 0 && ++this.aliased > MAX_ALIASED_NODES) {
+      throw new TwinpathError('POLICY_YAML_SYNTAX', `aliases expand to more than ${MAX_ALIASED_NODES} nodes`, fallback ?? this.at(0, path));
     }
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
-      if (target === undefined) {
-        throw new TwinpathError('POLICY_YAML_SYNTAX', `unresolved alias *${node.source}`, this.src(node, path, fallback));
+      const src = this.src(node, path, fallback);
+      const target = this.resolve(node);
+      if (target === undefined) throw new TwinpathError('POLICY_YAML_SYNTAX', `unresolved alias *${node.source}`, src);
+      if (this.expanding.has(target)) throw new TwinpathError('POLICY_YAML_SYNTAX', `alias *${node.source} refers to a node that contains it`, src);
+      this.aliasDepth++;
+      this.expanding.add(target);
+      try {
+        return this.convert(target, path, src);
+      } finally {
+        this.aliasDepth--;
+        this.expanding.delete(target);
       }
-      return this.convert(target, path, this.src(node, path, fallback));
     }
     const src = this.src(node, path, fallback);
     if (isMap(node)) {

@@ -391,3 +391,38 @@ describe('all or nothing', () => {
     expect(inputs.cluster.namespaces.map((n) => n.name)).toEqual(['a', 'b']);
   });
 });
+
+describe('YAML features', () => {
+  it('resolves anchors and aliases: the alias path, the anchor position', () => {
+    const text = [
+      'apiVersion: networking.k8s.io/v1',
+      'kind: NetworkPolicy',
+      'metadata: {name: p}',
+      'spec:',
+      '  podSelector: &web',
+      '    matchLabels: {app: web}',
+      '  ingress:',
+      '  - from:',
+      '    - podSelector: *web',
+    ].join('\n');
+    const [p] = parseDocuments([{ file: 'a.yaml', text }]).policies as NetworkPolicy[];
+    expect(p.ingress[0].peers[0].podSelector).toEqual({
+      matchLabels: { app: 'web' },
+      matchExpressions: [],
+      src: { file: 'a.yaml', line: 6, column: 5, path: 'spec.ingress[0].from[0].podSelector' },
+    });
+  });
+
+  it('refuses a document whose aliases expand without bound', () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i <= 7; i++) lines.push(`a${i}: &a${i} [${new Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    const e = thrown(() => parseDocuments([{ file: 'bomb.yaml', text: lines.join('\n') }]));
+    expect(e.code).toBe('POLICY_YAML_SYNTAX');
+    expect(e.location.file).toBe('bomb.yaml');
+  });
+
+  it('refuses an alias inside its own anchor', () => {
+    const e = thrown(() => parseDocuments([{ file: 'loop.yaml', text: 'apiVersion: v1\nkind: Namespace\nmetadata: &m {name: a, labels: *m}\n' }]));
+    expect({ code: e.code, ...e.location }).toEqual({ code: 'POLICY_YAML_SYNTAX', file: 'loop.yaml', line: 3, column: 32, path: 'metadata.labels' });
+  });
+});
