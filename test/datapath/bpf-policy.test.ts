@@ -3,9 +3,13 @@
 // deny, endpoints that are not isolated, world for unknown addresses, ICMP types as ports, and
 // interfaces that are no endpoint.
 
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { EngineKind, RunContext } from '../../src/engine/engine.js';
+import { endpointContext, PROG_TO_ENDPOINT } from '../../src/datapath/maps.js';
+import { flowEvents } from '../../src/datapath/flow.js';
+import { describeKernel } from '../helpers/kernel.js';
 import { icmpEcho, sctpInit, tcp, udp } from '../../src/pcap/build.js';
-import { A, B, C, CIDR_IDENTITY, defineScenarios, rule, type Scenario } from './bpf-harness.js';
+import { A, B, C, CIDR_IDENTITY, defineScenarios, openDatapath, rule, type Scenario } from './bpf-harness.js';
 
 const syn = (src: string, dst: string, dport: number, sport = 40000) => tcp({ src, dst, sport, dport, flags: 'S' });
 
@@ -173,3 +177,26 @@ function ipGarbage(): Uint8Array {
 }
 
 defineScenarios('endpoint datapath: policy', SCENARIOS);
+
+/** Without the marker the programs use skb->ifindex, as on a real interface. A test run's device
+ * is the loopback (ifindex 1) in both engines. */
+function ifindexTests(kind: EngineKind): void {
+  it('real traffic: skb->ifindex names the endpoint; cb[0] without the marker is ignored', async () => {
+    const { obj, maps } = await openDatapath(kind);
+    try {
+      maps.setEndpoint(1, B.ep);
+      maps.setPolicy(rule({ endpointId: B.ep.id, direction: 'ingress', identity: 0, port: 80, ruleId: 61 }));
+      const run = (packet: Uint8Array, ctx: RunContext) => flowEvents(obj.run(PROG_TO_ENDPOINT, { packet, ctx }))[0]!;
+      expect(run(syn(A.v4, B.v4, 80), {})).toMatchObject({ ifindex: 1, endpointId: B.ep.id, ruleId: 61 });
+      expect(run(syn(A.v4, B.v4, 81), { cb: [A.ifindex] })).toMatchObject({ ifindex: 1, endpointId: B.ep.id, dropReason: 133 });
+      expect(run(syn(A.v4, B.v4, 81), { cb: [A.ifindex, 0x12345678] })).toMatchObject({ ifindex: 1, endpointId: B.ep.id });
+      // With the marker, cb[0] wins (here: an interface that is no endpoint).
+      expect(run(syn(A.v4, B.v4, 81), endpointContext(77))).toMatchObject({ ifindex: 77, noEndpoint: true, verdict: 'FORWARDED' });
+    } finally {
+      obj.close();
+    }
+  });
+}
+
+describe('which endpoint (VM)', () => ifindexTests('vm'));
+describeKernel('which endpoint (kernel)', () => ifindexTests('kernel'));
