@@ -1,6 +1,6 @@
 // Suite-level leak check (vitest globalSetup): after every test file has run, no network
-// namespace, root-namespace veth, bpffs pin under /sys/fs/bpf/twinpath*, tc clsact hook or XDP
-// program made during the run may remain. Whatever does is removed, and the run fails.
+// namespace, root-namespace veth, bpffs pin under /sys/fs/bpf/twinpath*, tc clsact hook, XDP
+// program or test sandbox state file made during the run may remain. Whatever does is removed, and the run fails.
 //
 // Several test runs may share a machine, so only what appeared during this run counts, and
 // a thing whose name carries the id of a process that is still running (another run's test
@@ -63,6 +63,10 @@ function snapshot(): Map<string, Leak> {
   for (const q of JSON.parse(quiet('tc', '-j', 'qdisc', 'show') || '[]') as Array<{ kind: string; dev: string }>) {
     if (q.kind === 'clsact' && !q.dev.startsWith('tp')) add(`clsact on ${q.dev}`, () => quiet('tc', 'qdisc', 'del', 'dev', q.dev, 'clsact'));
   }
+  const states = '/run/twinpath/sandbox';
+  for (const f of existsSync(states) ? readdirSync(states).filter((e) => e.endsWith('.json')) : []) {
+    add(`sandbox state ${f.slice(0, -5)}`, () => rmSync(`${states}/${f}`, { force: true }));
+  }
   const bpffs = '/sys/fs/bpf';
   for (const top of existsSync(bpffs) ? readdirSync(bpffs).filter((e) => e.startsWith('twinpath')) : []) {
     const walk = (rel: string): void => {
@@ -90,8 +94,8 @@ export function setup(): (() => void) | undefined {
       if (before.has(l.what)) return false;
       const name = l.what.split(' ').pop()!;
       // A sandbox a person built by hand during the run is theirs; tests name theirs t<pid>x<n>.
-      const sb = /^tp-([a-z0-9]+)-(u|w|n\d+|p\d+)$/.exec(name);
-      if (sb && !/^t\d+x\d+$/.test(sb[1]!)) return false;
+      const sb = /^tp-([a-z0-9]+)-(u|w|n\d+|p\d+)$/.exec(name)?.[1] ?? (l.what.startsWith('sandbox state ') ? name : undefined);
+      if (sb !== undefined && !/^t\d+x\d+$/.test(sb)) return false;
       const sandbox = /\/sandbox\/([a-z0-9]+)/.exec(name)?.[1];
       return !ownedByLiveProcess(sandbox ?? name, pids);
     });
