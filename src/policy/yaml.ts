@@ -93,7 +93,7 @@ function firstLine(s: string): string {
 class Converter {
   private aliased = 0;
   private aliasDepth = 0;
-  /** Anchored nodes being expanded: an alias inside its own anchor would never end. */
+  /** Anchored collections being converted: an alias inside its own anchor would never end. */
   private readonly expanding = new Set<YamlNode>();
   /** Anchored nodes by name, in document order (an anchor may be redefined further down). */
   private readonly anchors = new Map<string, Array<{ start: number; node: YamlNode }>>();
@@ -135,14 +135,24 @@ class Converter {
       if (target === undefined) throw new TwinpathError('POLICY_YAML_SYNTAX', `unresolved alias *${node.source}`, src);
       if (this.expanding.has(target)) throw new TwinpathError('POLICY_YAML_SYNTAX', `alias *${node.source} refers to a node that contains it`, src);
       this.aliasDepth++;
-      this.expanding.add(target);
       try {
         return this.convert(target, path, src);
       } finally {
         this.aliasDepth--;
-        this.expanding.delete(target);
       }
     }
+    if ((isMap(node) || isSeq(node)) && node.anchor) {
+      this.expanding.add(node);
+      try {
+        return this.convertNode(node, path, fallback);
+      } finally {
+        this.expanding.delete(node);
+      }
+    }
+    return this.convertNode(node, path, fallback);
+  }
+
+  private convertNode(node: YamlNode | unknown, path: string, fallback?: Source): YValue {
     const src = this.src(node, path, fallback);
     if (isMap(node)) {
       const entries: YMapEntry[] = [];
