@@ -54,6 +54,8 @@ export const ERROR_CODES = [
   // Engines (src/engine)
   'ENGINE_UNAVAILABLE',
   'KERNEL_PACKET_SIZE',
+  // run --map-init files: the file and the JSON path of the bad part
+  'MAP_INIT_BAD',
   // Policy input (src/policy): YAML, Kubernetes and Cilium objects; each carries file, line, column, path
   'POLICY_YAML_SYNTAX',
   'POLICY_BAD_OBJECT',
