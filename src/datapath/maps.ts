@@ -376,6 +376,8 @@ export class DatapathMaps {
   }
 
   setEndpoint(ifindex: number, ep: EndpointInfo): void {
+    // No packet runs on ifindex 0 (and cb[0] = 0 means "use skb->ifindex").
+    if (ifindex === 0) throw new TwinpathError('DATAPATH_ERROR', `endpoint ${ep.namespace}/${ep.pod}: interface index 0 names no interface`);
     checkU32('interface index', ifindex);
     this.#endpoints.update(u32Key(ifindex), encodeEndpoint(ep));
   }

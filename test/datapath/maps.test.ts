@@ -185,6 +185,7 @@ function mapTests(kind: EngineKind): void {
       expectCode(() => maps.setIpcache('10.0.0.1/8', 5), 'DATAPATH_ERROR');
       expectCode(() => maps.setEndpoint(5, { ...A.ep, id: 0 }), 'DATAPATH_ERROR');
       expectCode(() => maps.setEndpoint(5, { ...A.ep, ips: ['10.0.0.0/8'] }), 'DATAPATH_ERROR');
+      expectCode(() => maps.setEndpoint(0, A.ep), 'DATAPATH_ERROR');
       expect(maps.policyEntries()).toEqual([]);
       expect(maps.ipcacheEntries()).toEqual([]);
       expect(maps.endpoints()).toEqual([]);
