@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,22 +53,27 @@ static napi_value prog_info(napi_env env, napi_callback_info info) {
   return o;
 }
 
-/* testRun(fd, data, ctx | null, { repeat?, flags?, cpu?, dataOutSize? })
- *   -> { retval, dataOut, ctxOut | null, durationNs } */
+/* testRun(fd, data, ctx | null, { repeat?, flags?, cpu?, dataOutSize?, pinCpu? })
+ *   -> { retval, dataOut, ctxOut | null, durationNs, pinned }
+ * pinCpu runs the test on that CPU: the calling thread's affinity is narrowed to it for the
+ * run (sched_setaffinity migrates the thread before it returns) and restored after, so
+ * bpf_get_smp_processor_id and per-CPU map slots are the same on every run. When the CPU is
+ * not allowed here (a cpuset without it), the run goes ahead unpinned and `pinned` says so. */
 static napi_value test_run(napi_env env, napi_callback_info info) {
   const char *op = "testRun";
   napi_value argv[4];
   int fd;
   void *data, *ctx = NULL;
   size_t len, ctx_len = 0;
-  int64_t repeat = 1, flags = 0, cpu = 0, out_size = -1;
+  int64_t repeat = 1, flags = 0, cpu = 0, out_size = -1, pin_cpu = -1;
   if (!tp_args(env, info, 4, argv, op) || !tp_get_fd(env, argv[0], op, &fd) ||
       !tp_get_bytes(env, argv[1], op, "packet", &data, &len) ||
       (!tp_is_nullish(env, argv[2]) && !tp_get_bytes(env, argv[2], op, "context", &ctx, &ctx_len)) ||
       !tp_opt_i64(env, argv[3], "repeat", op, 1, INT32_MAX, &repeat) ||
       !tp_opt_i64(env, argv[3], "flags", op, 0, UINT32_MAX, &flags) ||
       !tp_opt_i64(env, argv[3], "cpu", op, 0, UINT32_MAX, &cpu) ||
-      !tp_opt_i64(env, argv[3], "dataOutSize", op, 0, 1 << 24, &out_size))
+      !tp_opt_i64(env, argv[3], "dataOutSize", op, 0, 1 << 24, &out_size) ||
+      !tp_opt_i64(env, argv[3], "pinCpu", op, -1, CPU_SETSIZE - 1, &pin_cpu))
     return NULL;
   if (len == 0) return tp_throwf(env, op, EINVAL, "the packet is empty");
   if (len > UINT32_MAX - TP_DATA_OUT_SLACK) return tp_throwf(env, op, E2BIG, "the packet is %zu bytes", len);
@@ -104,7 +110,16 @@ static napi_value test_run(napi_env env, napi_callback_info info) {
               .data_size_out = (uint32_t)cap, .ctx_in = ctx, .ctx_size_in = (uint32_t)ctx_len,
               .ctx_out = ctx_out, .ctx_size_out = (uint32_t)ctx_size, .repeat = (int)repeat,
               .flags = (uint32_t)flags, .cpu = (uint32_t)cpu);
+  cpu_set_t saved;
+  int pinned = 0;
+  if (pin_cpu >= 0 && sched_getaffinity(0, sizeof saved, &saved) == 0) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET((int)pin_cpu, &one);
+    pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+  }
   err = bpf_prog_test_run_opts(fd, &opts);
+  if (pinned) sched_setaffinity(0, sizeof saved, &saved);
   napi_value res = NULL;
   if (err) {
     if (err == -ENOSPC)
@@ -120,6 +135,7 @@ static napi_value test_run(napi_env env, napi_callback_info info) {
     tp_set(env, res, "dataOut", tp_buffer(env, out, got));
     tp_set(env, res, "ctxOut", ctx_out && opts.ctx_size_out ? tp_buffer(env, ctx_out, opts.ctx_size_out) : tp_null(env));
     tp_set(env, res, "durationNs", tp_num(env, opts.duration));
+    tp_set(env, res, "pinned", tp_bool(env, pinned));
   }
   free(out);
   free(ctx_out);

@@ -84,6 +84,10 @@ export interface EngineObject {
   maps(): EngineMap[];
   /** Runs one program (by name) on one packet. */
   run(program: string, input: RunInput): RunOutput;
+  /** What names this program in a PROG_ARRAY slot of this engine (an fd, a VM handle). */
+  programRef?(name: string): number;
+  /** What names this map in an ARRAY_OF_MAPS / HASH_OF_MAPS slot of this engine. */
+  mapRef?(name: string): number;
   close(): void;
 }
 

@@ -4,6 +4,8 @@
 // per-CPU maps and ring buffers look through the engine-neutral EngineMap and RunEvent.
 //
 // Decisions that make the kernel comparable with the VM (one CPU, no printk):
+// - Every test run executes on CPU 0, the VM's only CPU: the calling thread is pinned there for
+//   the run (when the process may use CPU 0), so bpf_get_smp_processor_id returns 0 in both.
 // - Per-CPU maps appear as one CPU. A lookup sums the values of every possible CPU, lane by
 //   lane (u64 lanes when the value size is a multiple of 8, else u32, else bytes; wrapping); an
 //   update writes the value to CPU 0 and zeros to the others. A test run executes on whichever
@@ -98,6 +100,14 @@ class KernelEngineObject implements EngineObject {
 
   maps(): EngineMap[] {
     return [...this.#maps.values()];
+  }
+
+  programRef(name: string): number {
+    return this.#obj.program(name).fd;
+  }
+
+  mapRef(name: string): number {
+    return (this.map(name) as KernelEngineMap).kernel.fd;
   }
 
   run(program: string, input: RunInput): RunOutput {
@@ -235,7 +245,8 @@ export function xdpIn(c: RunContext, len: number, where: ErrorLocation): Uint8Ar
 
 function testRun(kp: KernelProgram, packet: Uint8Array, ctx: Uint8Array, c: RunContext, where: ErrorLocation) {
   try {
-    return kp.testRun(packet, { ctx });
+    // On CPU 0, as the VM's one CPU: bpf_get_smp_processor_id and per-CPU slots then agree.
+    return kp.testRun(packet, { ctx, pinCpu: 0 });
   } catch (e) {
     if (isKernelError(e, 'ENODEV')) {
       const idx = c.ifindex ?? c.ingressIfindex;

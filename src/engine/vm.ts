@@ -177,6 +177,18 @@ class VmEngineObject implements EngineObject {
     return this.#programs.get(name)?.program.handle;
   }
 
+  programRef(name: string): number {
+    const h = this.programHandle(name);
+    if (h === undefined) throw new TwinpathError('ELF_NO_PROGRAM', `no program named "${name}"`, this.#where);
+    return h;
+  }
+
+  mapRef(name: string): number {
+    const m = this.#maps.get(name);
+    if (!m) throw new TwinpathError('USAGE', `no map "${name}"`, this.#where);
+    return m.vm.id;
+  }
+
   run(name: string, input: RunInput): RunOutput {
     const entry = this.#programs.get(name);
     if (!entry) {

@@ -53,6 +53,8 @@ export interface TestRunOptions {
   cpu?: number;
   /** Capacity for the output packet; default input length plus 4 KiB. */
   dataOutSize?: number;
+  /** Run on this CPU (the calling thread is pinned to it for the run, when the CPU is allowed). */
+  pinCpu?: number;
 }
 
 function unloadedFd(what: string, where: ErrorLocation): never {

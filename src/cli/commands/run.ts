@@ -1,6 +1,8 @@
 // `twinpath run OBJECT [--program NAME] (--pcap FILE | --packet HEX) [--engine vm|kernel|both]
-// [--json] [--ctx k=v ...] [--global name=value ...]`: one program on each packet, in one engine
-// or in both side by side. The output shapes are a contract (../shared/design.md, "Command-line
+// [--json] [--ctx k=v ...] [--global name=value ...] [--map-init FILE] [--ignore SPEC ...]`: one
+// program on each packet, in one engine or in both side by side. --map-init fills maps before
+// the first packet, the same in every engine (src/engine/map_init.ts); --ignore (or --mask) leaves
+// values that legitimately differ between engines out of the comparison (src/engine/ignore.ts). The output shapes are a contract (../shared/design.md, "Command-line
 // contracts"): with --json one object per packet and engine per line whose `index`, `engine`,
 // `retval`, `action` and `data` keep their names; fields may only be added.
 //
@@ -18,6 +20,8 @@ import { readCapture, SkippedPackets, toEthernet } from '../../pcap/index.js';
 import { getEngine } from '../../engine/index.js';
 import { actionName, hookRetval } from '../../engine/actions.js';
 import { compareRuns, describeDifference, hex, summarizeDifferences, type Difference } from '../../engine/compare.js';
+import { applyMapInit, readMapInit } from '../../engine/map_init.js';
+import { maskMaps, maskRun, parseIgnore, type IgnoreRule } from '../../engine/ignore.js';
 import type { EngineKind, EngineObject, RunContext, RunOutput } from '../../engine/engine.js';
 import { readObjectFile } from './inspect.js';
 
@@ -43,6 +47,12 @@ export const registerRun: CommandRegistrar = (y, ctx) =>
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object per packet and engine per line' })
         .option('ctx', { type: 'string', array: true, describe: 'context fields before the run: mark=1 priority=2 cb[0]=3 ifindex=1 ...' })
         .option('global', { type: 'string', array: true, describe: 'set a global before load: name=123 or name=<hex bytes of its size>' })
+        .option('map-init', { type: 'string', describe: 'JSON file of map entries written before the first packet, in every engine' })
+        .option('ignore', {
+          type: 'string', array: true,
+          describe: 'with --engine both, leave out of the comparison: retval, data, ctx:FIELD, map:NAME[:OFF:LEN], global:NAME, events[:MAP][:OFF:LEN]',
+        })
+        .option('mask', { type: 'string', array: true, describe: 'the same as --ignore (for byte ranges: --mask events:0:8)' })
         .check((argv) => {
           if ((argv.pcap === undefined) === (argv.packet === undefined)) throw new Error('give --pcap FILE or --packet HEX (one of them)');
           return true;
@@ -52,17 +62,27 @@ export const registerRun: CommandRegistrar = (y, ctx) =>
       const prog = findProgram(spec, args.program);
       const runCtx = parseCtx(args.ctx ?? []);
       const globals = parseGlobals(spec, args.global ?? [], args.object);
+      const mapInit = args.mapInit !== undefined ? readMapInit(args.mapInit, spec) : undefined;
+      const ignore = [...(args.ignore ?? []), ...(args.mask ?? [])]
+        .map((t) => parseIgnore(t, spec))
+        .filter((r): r is IgnoreRule => r !== undefined);
       const choice = args.engine as EngineChoice;
       const kinds: EngineKind[] = choice === 'both' ? ['vm', 'kernel'] : [choice];
       const engines = await Promise.all(kinds.map((k) => getEngine(k)));
       const objects: EngineObject[] = [];
       const skipped = new SkippedPackets();
       try {
-        for (const e of engines) objects.push(e.open({ bytes, file: args.object, spec }, { globals }));
+        for (const e of engines) {
+          const o = e.open({ bytes, file: args.object, spec }, { globals });
+          objects.push(o);
+          if (mapInit) applyMapInit(o, mapInit);
+        }
         const packets = args.packet !== undefined ? [{ index: 0, frame: parseHexBytes(args.packet) }] : capturePackets(args.pcap!, skipped);
         for await (const p of packets) {
           const outputs = objects.map((o) => runOne(o, prog, p, runCtx, args.object));
-          const diffs = objects.length === 2 ? compareRuns(outputs[0]!, outputs[1]!, objects[0]!.maps(), objects[1]!.maps()) : undefined;
+          const diffs = objects.length === 2
+            ? compareRuns(maskRun(outputs[0]!, ignore), maskRun(outputs[1]!, ignore), maskMaps(objects[0]!.maps(), ignore), maskMaps(objects[1]!.maps(), ignore))
+            : undefined;
           if (diffs?.length) ctx.exitCode = 1;
           ctx.io.out(args.json ? jsonLines(prog, p, kinds, outputs, diffs) : textLines(prog, p, kinds, outputs, diffs));
         }
@@ -113,6 +133,7 @@ function jsonLines(prog: ProgramSpec, p: Packet, kinds: EngineKind[], outputs: R
       data: hex(o.packet),
       ctx: { ...o.ctx, ...(o.ctx64 ?? {}) },
       events: o.events,
+      ...(o.redirect ? { redirect: o.redirect } : {}),
     };
     // With both engines, the kernel's line (the oracle, printed last) carries the comparison.
     if (diffs && i === outputs.length - 1) {
