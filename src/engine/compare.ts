@@ -7,6 +7,8 @@
 // - trace_printk lines and perf events (the kernel engine does not see them), unless asked;
 // - values of maps that hold file descriptors or ids (prog arrays, map-in-map, sockmaps, xskmaps):
 //   only which slots are filled, since ids are per-process and per-engine.
+// - the redirect target (RunOutput.redirect): a kernel test run reports only the verdict.
+// What a caller asks to leave out (`--ignore`) is taken out before, by src/engine/ignore.ts.
 
 import type { RunEvent, RunOutput } from './engine.js';
 

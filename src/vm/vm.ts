@@ -7,6 +7,7 @@ import * as K from './constants.generated.js';
 import { instantiateVm, type VmExports } from './wasm.js';
 import { describeInsn } from './describe.js';
 import { helperName } from './helper_names.generated.js';
+import { MAP_TYPES } from './maps.js';
 
 export type HelperSet = 'none' | 'conformance' | 'xdp' | 'tc';
 
@@ -73,8 +74,6 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   [K.VM_ERR_MAP_HELPER]: 'VM_UNSUPPORTED',
 };
 
-/** enum bpf_map_type names of the maps a helper may be refused on (VM_ERR_MAP_HELPER). */
-const REDIRECT_MAP_NAMES: Record<number, string> = { 14: 'DEVMAP', 16: 'CPUMAP', 17: 'XSKMAP', 25: 'DEVMAP_HASH' };
 
 const REGION_KINDS: Record<number, RegionKind> = {
   [K.VM_REGION_STACK]: 'stack',
@@ -428,7 +427,8 @@ function loadDetail(status: number, detail: number, pc: number): string {
     case K.VM_ERR_OUT_OF_MEMORY:
       return 'the VM ran out of memory';
     case K.VM_ERR_MAP_HELPER: {
-      const map = REDIRECT_MAP_NAMES[detail >>> 16] ?? `map type ${detail >>> 16}`;
+      const type = detail >>> 16;
+      const map = Object.entries(MAP_TYPES).find(([, n]) => n === type)?.[0].toUpperCase() ?? `map type ${type}`;
       const helper = helperName(detail & 0xffff);
       return (detail & 0xffff) === 51
         ? `${helper} takes a DEVMAP, DEVMAP_HASH, CPUMAP or XSKMAP, not ${map} (the kernel's verifier refuses the program)`

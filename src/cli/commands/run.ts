@@ -143,12 +143,20 @@ function jsonLines(prog: ProgramSpec, p: Packet, kinds: EngineKind[], outputs: R
   }).join('');
 }
 
+/** ` -> tx_ports[1] (ifindex 1)`: where a redirect verdict sends the packet, when known. */
+function redirectText(o: RunOutput): string {
+  const r = o.redirect;
+  if (!r) return '';
+  const target = r.map !== undefined ? `${r.map}[${r.key}]${r.ifindex !== undefined ? ` (ifindex ${r.ifindex})` : ''}` : `ifindex ${r.ifindex}`;
+  return ` -> ${target}${r.flags ? ` flags 0x${r.flags.toString(16)}` : ''}`;
+}
+
 function retvalText(prog: ProgramSpec, n: number): string {
   return `${hookRetval(prog.hook, n)} (${actionName(prog.hook, n)})`;
 }
 
 function textLines(prog: ProgramSpec, p: Packet, kinds: EngineKind[], outputs: RunOutput[], diffs?: Difference[]): string {
-  const parts = outputs.map((o, i) => `${kinds[i]} ${actionName(prog.hook, o.retval)} ${o.packet.length} bytes`);
+  const parts = outputs.map((o, i) => `${kinds[i]} ${actionName(prog.hook, o.retval)} ${o.packet.length} bytes${redirectText(o)}`);
   let line = `packet ${p.index}: ${parts.join(' | ')}`;
   if (diffs) line += diffs.length === 0 ? ' | same' : ` | ${diffs.length} difference${diffs.length === 1 ? '' : 's'}: ${summarizeDifferences(diffs)}`;
   line += '\n';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Vm } from '../../../src/vm/vm.js';
+import { Vm, VmError } from '../../../src/vm/vm.js';
 import { createVmMap } from '../../../src/vm/maps.js';
 import { readObject } from '../../../src/elf/object.js';
 import { vmEngine } from '../../../src/engine/vm.js';
@@ -125,5 +125,57 @@ describe('bpf_redirect_map in the VM engine', () => {
     o.map('xsks').update(u32(0), u32(0));
     expect(o.run('xdp_redirect_maps', { packet: v6 }).redirect).toEqual({ map: 'xsks', key: 0, flags: 0 });
     o.close();
+  });
+});
+
+describe('bpf_redirect_map flags and refused pairings, in bytecode', () => {
+  const vm = new Vm();
+  const packet = udp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2 });
+
+  /** r0 = helper(map, r2 = key, r3 = flags); exit. The map reference is resolved as a loader would. */
+  function program(mapId: number, helper: number, key: number, flags: number): Uint8Array {
+    const b = new Uint8Array(8 * 6);
+    const dv = new DataView(b.buffer);
+    b[0] = 0x18; b[1] = 0x11; dv.setInt32(4, mapId, true); // r1 = map (BPF_PSEUDO_MAP_FD)
+    b[16] = 0xb7; b[17] = 0x02; dv.setInt32(20, key, true); // r2 = key
+    b[24] = 0xb7; b[25] = 0x03; dv.setInt32(28, flags, true); // r3 = flags
+    b[32] = 0x85; dv.setInt32(36, helper, true); // call helper
+    b[40] = 0x95; // exit
+    return b;
+  }
+
+  it('BPF_F_BROADCAST redirects even without an entry; bits outside the allowed set abort', () => {
+    const dev = createVmMap(vm, { type: 'devmap', keySize: 4, valueSize: 4, maxEntries: 2 });
+    const cpu = createVmMap(vm, { type: 'cpumap', keySize: 4, valueSize: 4, maxEntries: 1 });
+    const run = (id: number, key: number, flags: number) => vm.runPacket(vm.load(program(id, 51, key, flags), { helpers: 'xdp' }), 'xdp', packet);
+    const b = run(dev.id, 7, 8 | 2); // BPF_F_BROADCAST, fallback XDP_PASS
+    expect(b.retval).toBe(4);
+    expect(b.redirect).toEqual({ mapId: dev.id, key: 7, flags: 8 });
+    expect(run(dev.id, 7, 16 | 1).retval).toBe(1); // EXCLUDE_INGRESS alone: a miss, the fallback
+    expect(run(dev.id, 0, 32).retval).toBe(0); // an unknown flag: XDP_ABORTED
+    expect(run(cpu.id, 0, 8).retval).toBe(0); // broadcast is for device maps only
+    dev.destroy();
+    cpu.destroy();
+  });
+
+  it('refuses what the verifier refuses: redirect_map on an ARRAY, a lookup in a CPUMAP', () => {
+    const arr = createVmMap(vm, { type: 'array', keySize: 4, valueSize: 4, maxEntries: 1 });
+    const cpu = createVmMap(vm, { type: 'cpumap', keySize: 4, valueSize: 4, maxEntries: 1 });
+    const fail = (id: number, helper: number) => {
+      try {
+        vm.runPacket(vm.load(program(id, helper, 0, 0), { helpers: 'xdp' }), 'xdp', packet);
+      } catch (e) {
+        return e as VmError;
+      }
+      throw new Error('ran');
+    };
+    const a = fail(arr.id, 51);
+    expect(a.code).toBe('VM_UNSUPPORTED');
+    expect(a.insnIndex).toBe(4);
+    expect(a.message).toMatch(/bpf_redirect_map \(51\) takes a DEVMAP, DEVMAP_HASH, CPUMAP or XSKMAP, not ARRAY/);
+    // bpf_map_lookup_elem's key is r2 = 0, not a pointer: the map check comes first.
+    expect(fail(cpu.id, 1).message).toMatch(/bpf_map_lookup_elem \(1\) on a CPUMAP/);
+    arr.destroy();
+    cpu.destroy();
   });
 });
