@@ -1,13 +1,18 @@
-/* Service load balancing: frontend lookup, backend selection (LB conntrack, then ClientIP
- * affinity, then Maglev over the flow hash), DNAT of requests and reverse NAT of replies with
- * incremental checksum updates. The maps are filled by src/lb/maps.ts from the model that
- * src/lb/compile.ts builds; their layouts here are the contract (test/lb checks both against this
- * object's BTF).
+/* Service load balancing: frontend lookup, backend selection (a backend the caller's conntrack
+ * remembers, then ClientIP affinity, then Maglev over the flow hash), DNAT of requests and
+ * reverse NAT of replies with incremental checksum updates. The maps are filled by
+ * src/lb/maps.ts from the model that src/lb/compile.ts builds; their layouts here are the
+ * contract (test/lb checks both against the objects' BTF).
+ *
+ * This header has no conntrack of its own: a flow's backend and reverse-NAT index live wherever
+ * the caller keeps connections. The endpoint datapath keeps them in its own conntrack entries
+ * (lib/service.h); lib/lb_ct.h adds a small LRU conntrack for programs that have none and
+ * composes the building blocks into lb_request()/lb_reply().
  *
  * The caller parses the packet and passes the L3/L4 offsets and a struct lb_tuple (the same
- * layout and field names as the datapath's 5-tuple). lb_request() rewrites the tuple to the
- * backend, so policy and conntrack that run afterwards see the backend, as in Cilium; lb_reply()
- * rewrites a reply's tuple back to the frontend.
+ * layout and field names as the datapath's 5-tuple). The rewriting functions update the tuple
+ * along with the packet, so policy and conntrack that run afterwards see the backend, as in
+ * Cilium.
  *
  * Packet bytes are read and written with bpf_skb_load_bytes/bpf_skb_store_bytes and checksums
  * fixed with bpf_l3_csum_replace/bpf_l4_csum_replace (BPF_F_PSEUDO_HDR for addresses, which the
@@ -16,11 +21,12 @@
  * to 0. SCTP's CRC32c covers no pseudo-header, so an address rewrite leaves it valid; a port
  * rewrite would invalidate it and bpf_l4_csum_replace cannot fix a CRC, so, as Cilium does, SCTP
  * services are translated only when the backend port equals the frontend port and the packet is
- * dropped (LB_ERR_SCTP_PORT) otherwise.
+ * dropped (LB_ERR_SCTP_PORT) otherwise. A later IPv4/IPv6 fragment carries no L4 header: only
+ * its address is rewritten (the first fragment's L4 checksum covers the whole datagram).
  *
- * Sizes may be set before including: LB_SERVICES_MAX, LB_BACKENDS_MAX, LB_CT_MAX,
- * LB_AFFINITY_MAX, LB_MAGLEV_ENTRIES (the flat Maglev array: services x table size). The Maglev
- * table size is the global lb_maglev_table_size, set at load to the model's size. */
+ * Sizes may be set before including: LB_SERVICES_MAX, LB_BACKENDS_MAX, LB_AFFINITY_MAX,
+ * LB_MAGLEV_ENTRIES (the flat Maglev array: services x table size). The Maglev table size is
+ * the global lb_maglev_table_size, set at load to the model's size. */
 #ifndef TWINPATH_LB_H
 #define TWINPATH_LB_H
 
@@ -35,9 +41,6 @@
 #endif
 #ifndef LB_BACKENDS_MAX
 #define LB_BACKENDS_MAX 4096
-#endif
-#ifndef LB_CT_MAX
-#define LB_CT_MAX 16384
 #endif
 #ifndef LB_AFFINITY_MAX
 #define LB_AFFINITY_MAX 16384
@@ -68,14 +71,9 @@
 #define LB_ERR_WRITE -3      /* a packet read, write or checksum update failed */
 
 /* How the backend was chosen (struct lb_result.how). */
-#define LB_SEL_CT 1
+#define LB_SEL_CT 1 /* the flow's conntrack entry remembered it */
 #define LB_SEL_AFFINITY 2
 #define LB_SEL_MAGLEV 3
-
-/* lb_ct_key.dir: the entry for the request direction (client -> frontend, keeps the backend)
- * and the one for replies (backend -> client, finds the frontend). */
-#define LB_CT_SERVICE 0
-#define LB_CT_REPLY 1
 
 #define LB_FLOW_HASH_SEED 0x5eed1b0b
 
@@ -162,33 +160,6 @@ struct lb_affinity_match {
 	__u32 service_id;
 };
 
-struct lb4_ct_key {
-	__be32 saddr;
-	__be32 daddr;
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 dir; /* LB_CT_* */
-	__u16 pad;
-};
-
-struct lb6_ct_key {
-	__be32 saddr[4];
-	__be32 daddr[4];
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 dir;
-	__u16 pad;
-};
-
-struct lb_ct_entry {
-	__u64 created_ns;
-	__u32 backend_id;
-	__u16 rev_nat;
-	__u16 pad;
-};
-
 struct lb_result {
 	__u32 backend_id;
 	__u32 service_id;
@@ -268,20 +239,6 @@ struct {
 	__type(value, __u8);
 	__uint(max_entries, LB_BACKENDS_MAX);
 } lb_aff_match SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct lb4_ct_key);
-	__type(value, struct lb_ct_entry);
-	__uint(max_entries, LB_CT_MAX);
-} lb4_ct SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct lb6_ct_key);
-	__type(value, struct lb_ct_entry);
-	__uint(max_entries, LB_CT_MAX);
-} lb6_ct SEC(".maps");
 
 const volatile __u32 lb_maglev_table_size = LB_MAGLEV_DEFAULT_SIZE;
 
@@ -373,57 +330,6 @@ static __always_inline int lb_lookup_backend(__u8 family, __u32 id, __be32 addr[
 	return 1;
 }
 
-static __always_inline void lb_ct_key4(struct lb4_ct_key *k, const struct lb_tuple *t, __u8 dir)
-{
-	k->saddr = t->saddr[0];
-	k->daddr = t->daddr[0];
-	k->sport = t->sport;
-	k->dport = t->dport;
-	k->proto = t->protocol;
-	k->dir = dir;
-	k->pad = 0;
-}
-
-static __always_inline void lb_ct_key6(struct lb6_ct_key *k, const struct lb_tuple *t, __u8 dir)
-{
-	__builtin_memcpy(k->saddr, t->saddr, 16);
-	__builtin_memcpy(k->daddr, t->daddr, 16);
-	k->sport = t->sport;
-	k->dport = t->dport;
-	k->proto = t->protocol;
-	k->dir = dir;
-	k->pad = 0;
-}
-
-/* The LB conntrack entry of a tuple in one direction, or NULL. */
-static __always_inline struct lb_ct_entry *lb_ct_lookup(const struct lb_tuple *t, __u8 dir)
-{
-	if (t->family == 4) {
-		struct lb4_ct_key k;
-
-		lb_ct_key4(&k, t, dir);
-		return bpf_map_lookup_elem(&lb4_ct, &k);
-	}
-	struct lb6_ct_key k6;
-
-	lb_ct_key6(&k6, t, dir);
-	return bpf_map_lookup_elem(&lb6_ct, &k6);
-}
-
-static __always_inline int lb_ct_store(const struct lb_tuple *t, __u8 dir, const struct lb_ct_entry *e)
-{
-	if (t->family == 4) {
-		struct lb4_ct_key k;
-
-		lb_ct_key4(&k, t, dir);
-		return bpf_map_update_elem(&lb4_ct, &k, e, BPF_ANY);
-	}
-	struct lb6_ct_key k6;
-
-	lb_ct_key6(&k6, t, dir);
-	return bpf_map_update_elem(&lb6_ct, &k6, e, BPF_ANY);
-}
-
 /* ---- backend selection ---- */
 
 static __always_inline __u32 lb_maglev_backend(const struct lb_service *svc, const struct lb_tuple *t)
@@ -480,12 +386,78 @@ static __always_inline void lb_affinity_store(const struct lb_service *svc, cons
 	}
 }
 
+/* ---- selection ---- */
+
+/* Chooses the backend of a flow to svc: `remembered` (a backend id the caller's conntrack holds
+ * for this flow, 0 for none) while that backend still exists, else the client's affinity, else
+ * Maglev. Fills the backend's address and port and res; refreshes the client's affinity. Returns
+ * 0, LB_ERR_NO_BACKEND or LB_ERR_SCTP_PORT. */
+static __always_inline int lb_select(const struct lb_service *svc, const struct lb_tuple *t, __u64 now, __u32 remembered,
+				     __be32 be_addr[4], __be16 *be_port, struct lb_result *res)
+{
+	__u32 backend_id = 0;
+	__u8 how = 0;
+
+	if (remembered && lb_lookup_backend(t->family, remembered, be_addr, be_port)) {
+		backend_id = remembered;
+		how = LB_SEL_CT;
+	}
+	if (!backend_id && svc->count == 0)
+		return LB_ERR_NO_BACKEND;
+	if (!backend_id && (svc->flags & LB_SVC_F_AFFINITY)) {
+		backend_id = lb_affinity_backend(svc, t, now);
+		if (backend_id && lb_lookup_backend(t->family, backend_id, be_addr, be_port))
+			how = LB_SEL_AFFINITY;
+		else
+			backend_id = 0;
+	}
+	if (!backend_id) {
+		backend_id = lb_maglev_backend(svc, t);
+		if (!backend_id || !lb_lookup_backend(t->family, backend_id, be_addr, be_port))
+			return LB_ERR_NO_BACKEND;
+		how = LB_SEL_MAGLEV;
+	}
+	if (t->protocol == LB_PROTO_SCTP && *be_port != t->dport)
+		return LB_ERR_SCTP_PORT;
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		lb_affinity_store(svc, t, backend_id, now);
+	res->backend_id = backend_id;
+	res->service_id = svc->service_id;
+	res->rev_nat = svc->rev_nat;
+	res->svc_flags = svc->flags;
+	res->how = how;
+	return 0;
+}
+
+/* The frontend a reverse-NAT index names; 0 when the index is unknown (the frontend is gone). */
+static __always_inline int lb_lookup_rev_nat(__u8 family, __u16 idx, __be32 addr[4], __be16 *port)
+{
+	if (family == 4) {
+		struct lb4_rev_nat *n = bpf_map_lookup_elem(&lb4_reverse_nat, &idx);
+
+		if (!n)
+			return 0;
+		addr[0] = n->addr;
+		*port = n->port;
+		return 1;
+	}
+	struct lb6_rev_nat *n6 = bpf_map_lookup_elem(&lb6_reverse_nat, &idx);
+
+	if (!n6)
+		return 0;
+	__builtin_memcpy(addr, n6->addr, 16);
+	*port = n6->port;
+	return 1;
+}
+
 /* ---- packet rewriting ---- */
 
-/* Offset of the L4 checksum a pseudo-header change affects, or -1 when there is none to fix
- * (SCTP: CRC32c without a pseudo-header). */
-static __always_inline int lb_l4_csum_off(__u8 proto, __u32 l4_off)
+/* Offset of the L4 checksum a pseudo-header change affects, or -1 when there is none to fix:
+ * SCTP (CRC32c without a pseudo-header), or a packet without an L4 header (a later fragment). */
+static __always_inline int lb_l4_csum_off(__u8 proto, __u32 l4_off, int has_l4)
 {
+	if (!has_l4)
+		return -1;
 	if (proto == LB_PROTO_TCP)
 		return l4_off + 16;
 	if (proto == LB_PROTO_UDP)
@@ -499,11 +471,9 @@ static __always_inline __u64 lb_l4_flags(__u8 proto)
 }
 
 /* Replaces the source (dst = 0) or destination (dst = 1) address. */
-static __always_inline int lb_rewrite_addr(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, __u8 family,
+static __always_inline int lb_rewrite_addr(struct __sk_buff *skb, __u32 l3_off, int csum_off, __u8 family,
 					   __u8 proto, int dst, const __be32 old[4], const __be32 new[4])
 {
-	int csum_off = lb_l4_csum_off(proto, l4_off);
-
 	if (family == 4) {
 		__u32 off = l3_off + (dst ? __builtin_offsetof(struct iphdr, daddr) : __builtin_offsetof(struct iphdr, saddr));
 
@@ -533,11 +503,9 @@ static __always_inline int lb_rewrite_addr(struct __sk_buff *skb, __u32 l3_off, 
 
 /* Replaces the source (dst = 0) or destination (dst = 1) port; TCP, UDP and SCTP all begin with
  * the two ports. Never called for SCTP with a different port (see the header comment). */
-static __always_inline int lb_rewrite_port(struct __sk_buff *skb, __u32 l4_off, __u8 proto, int dst,
+static __always_inline int lb_rewrite_port(struct __sk_buff *skb, __u32 l4_off, int csum_off, __u8 proto, int dst,
 					   __be16 old, __be16 new)
 {
-	int csum_off = lb_l4_csum_off(proto, l4_off);
-
 	if (old == new)
 		return 0;
 	if (csum_off >= 0 && bpf_l4_csum_replace(skb, csum_off, old, new, lb_l4_flags(proto) | 2))
@@ -547,136 +515,46 @@ static __always_inline int lb_rewrite_port(struct __sk_buff *skb, __u32 l4_off, 
 	return 0;
 }
 
-/* ---- the two entry points ---- */
-
-/* A packet from a client: when its destination is a service frontend, choose the backend (the
- * flow's LB conntrack entry while its backend exists, else the client's affinity, else Maglev),
- * remember it, and rewrite the destination to it. Returns LB_NONE, LB_XLATED or LB_ERR_*; on
- * LB_XLATED the tuple holds the backend as destination and res says how it was chosen. */
-static __always_inline int lb_request(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, struct lb_tuple *t,
-				      struct lb_result *res)
+/* Rewrites a request's destination to the backend, in the packet and in t. has_l4: the packet
+ * carries its L4 header (not a later fragment). 0 or LB_ERR_WRITE. */
+static __always_inline int lb_dnat(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, int has_l4, struct lb_tuple *t,
+				   const __be32 be_addr[4], __be16 be_port)
 {
-	struct lb_service *svc;
-	struct lb_ct_entry *ct, entry = {};
-	__be32 be_addr[4] = {};
-	__be16 be_port = 0;
-	__u32 backend_id = 0;
-	__u8 how = 0;
-	__u64 now;
+	int csum_off = lb_l4_csum_off(t->protocol, l4_off, has_l4);
 	int err;
 
-	if (!lb_l4_supported(t->protocol))
-		return LB_NONE;
-	svc = lb_lookup_service(t);
-	if (!svc)
-		return LB_NONE;
-	now = bpf_ktime_get_ns();
-
-	ct = lb_ct_lookup(t, LB_CT_SERVICE);
-	if (ct && ct->rev_nat == svc->rev_nat && lb_lookup_backend(t->family, ct->backend_id, be_addr, &be_port)) {
-		backend_id = ct->backend_id;
-		how = LB_SEL_CT;
-	}
-	if (!backend_id && svc->count == 0)
-		return LB_ERR_NO_BACKEND;
-	if (!backend_id && (svc->flags & LB_SVC_F_AFFINITY)) {
-		backend_id = lb_affinity_backend(svc, t, now);
-		if (backend_id && lb_lookup_backend(t->family, backend_id, be_addr, &be_port))
-			how = LB_SEL_AFFINITY;
-		else
-			backend_id = 0;
-	}
-	if (!backend_id) {
-		backend_id = lb_maglev_backend(svc, t);
-		if (!backend_id || !lb_lookup_backend(t->family, backend_id, be_addr, &be_port))
-			return LB_ERR_NO_BACKEND;
-		how = LB_SEL_MAGLEV;
-	}
-	if (t->protocol == LB_PROTO_SCTP && be_port != t->dport)
-		return LB_ERR_SCTP_PORT;
-	if (svc->flags & LB_SVC_F_AFFINITY)
-		lb_affinity_store(svc, t, backend_id, now);
-
-	if (how != LB_SEL_CT) {
-		struct lb_tuple rt = {};
-
-		entry.created_ns = now;
-		entry.backend_id = backend_id;
-		entry.rev_nat = svc->rev_nat;
-		if (lb_ct_store(t, LB_CT_SERVICE, &entry))
-			return LB_ERR_WRITE;
-		/* The reply's tuple: from the backend to the client. */
-		__builtin_memcpy(rt.saddr, be_addr, 16);
-		__builtin_memcpy(rt.daddr, t->saddr, 16);
-		rt.sport = be_port;
-		rt.dport = t->sport;
-		rt.protocol = t->protocol;
-		rt.family = t->family;
-		if (lb_ct_store(&rt, LB_CT_REPLY, &entry))
-			return LB_ERR_WRITE;
-	}
-
-	err = lb_rewrite_addr(skb, l3_off, l4_off, t->family, t->protocol, 1, t->daddr, be_addr);
+	err = lb_rewrite_addr(skb, l3_off, csum_off, t->family, t->protocol, 1, t->daddr, be_addr);
 	if (err)
 		return err;
-	err = lb_rewrite_port(skb, l4_off, t->protocol, 1, t->dport, be_port);
-	if (err)
-		return err;
-
-	res->backend_id = backend_id;
-	res->service_id = svc->service_id;
-	res->rev_nat = svc->rev_nat;
-	res->svc_flags = svc->flags;
-	res->how = how;
+	if (has_l4) {
+		err = lb_rewrite_port(skb, l4_off, csum_off, t->protocol, 1, t->dport, be_port);
+		if (err)
+			return err;
+	}
 	__builtin_memcpy(t->daddr, be_addr, 16);
 	t->dport = be_port;
-	return LB_XLATED;
+	return 0;
 }
 
-/* A packet towards a client: when it is the reply of a translated flow, rewrite its source from
- * the backend back to the frontend the client used. Returns LB_NONE, LB_XLATED or LB_ERR_WRITE;
- * on LB_XLATED the tuple holds the frontend as source. */
-static __always_inline int lb_reply(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, struct lb_tuple *t,
-				    struct lb_result *res)
+/* Rewrites a reply's source from the backend back to the frontend, in the packet and in t.
+ * 0 or LB_ERR_WRITE. */
+static __always_inline int lb_snat_back(struct __sk_buff *skb, __u32 l3_off, __u32 l4_off, int has_l4, struct lb_tuple *t,
+					const __be32 fe_addr[4], __be16 fe_port)
 {
-	struct lb_ct_entry *ct;
-	__be32 fe_addr[4] = {};
-	__be16 fe_port;
-	__u16 idx;
+	int csum_off = lb_l4_csum_off(t->protocol, l4_off, has_l4);
 	int err;
 
-	if (!lb_l4_supported(t->protocol))
-		return LB_NONE;
-	ct = lb_ct_lookup(t, LB_CT_REPLY);
-	if (!ct)
-		return LB_NONE;
-	idx = ct->rev_nat;
-	if (t->family == 4) {
-		struct lb4_rev_nat *n = bpf_map_lookup_elem(&lb4_reverse_nat, &idx);
-
-		if (!n)
-			return LB_NONE;
-		fe_addr[0] = n->addr;
-		fe_port = n->port;
-	} else {
-		struct lb6_rev_nat *n6 = bpf_map_lookup_elem(&lb6_reverse_nat, &idx);
-
-		if (!n6)
-			return LB_NONE;
-		__builtin_memcpy(fe_addr, n6->addr, 16);
-		fe_port = n6->port;
+	err = lb_rewrite_addr(skb, l3_off, csum_off, t->family, t->protocol, 0, t->saddr, fe_addr);
+	if (err)
+		return err;
+	if (has_l4) {
+		err = lb_rewrite_port(skb, l4_off, csum_off, t->protocol, 0, t->sport, fe_port);
+		if (err)
+			return err;
 	}
-	res->backend_id = ct->backend_id;
-	res->rev_nat = idx;
-	err = lb_rewrite_addr(skb, l3_off, l4_off, t->family, t->protocol, 0, t->saddr, fe_addr);
-	if (err)
-		return err;
-	err = lb_rewrite_port(skb, l4_off, t->protocol, 0, t->sport, fe_port);
-	if (err)
-		return err;
 	__builtin_memcpy(t->saddr, fe_addr, 16);
 	t->sport = fe_port;
-	return LB_XLATED;
+	return 0;
 }
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// lb (tc): the load balancer of bpf/lib/lb.h on its own. A minimal parser (Ethernet, IPv4 without
-// fragments, IPv6 without extension headers, TCP/UDP/SCTP ports) fills a struct lb_tuple; cb[0]
+// lb (tc): the load balancer of bpf/lib/lb.h on its own, with the small conntrack of
+// bpf/lib/lb_ct.h. A minimal parser (Ethernet, IPv4 without fragments, IPv6 without extension
+// headers, TCP/UDP/SCTP ports) fills a struct lb_tuple; cb[0]
 // says the direction: 0 a request (lb_request: service lookup, backend selection, DNAT), 1 a
 // reply (lb_reply: reverse NAT). Results come back in the context:
 //   cb[1] the lb_request/lb_reply result (LB_NONE, LB_XLATED, LB_ERR_* as a signed 32-bit value)
@@ -11,7 +12,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
-#include "lib/lb.h"
+#include "lib/lb_ct.h"
 
 
 static __always_inline int parse(struct __sk_buff *skb, struct lb_tuple *t, __u32 *l3_off, __u32 *l4_off)
