@@ -2,6 +2,7 @@
 
 import type { CommandRegistrar } from '../main.js';
 import { registerExec } from './exec.js';
+import { registerExplain } from './explain.js';
 import { registerDisasm } from './disasm.js';
 import { registerInspect } from './inspect.js';
 import { registerPolicy } from './policy.js';
@@ -10,4 +11,4 @@ import { registerReachability } from './reachability.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerInspect, registerPolicy, registerProbe, registerReachability, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerPolicy, registerProbe, registerReachability, registerRun, registerSandbox];

@@ -1,0 +1,70 @@
+// `twinpath explain --cluster FILE... --policy FILE... (--from EP --to EP --port N --protocol P
+// | --pcap FILE --packet N) [--engine vm|kernel] [--output text|json]`: one flow, why it got
+// its verdict, and the smallest verified change that would flip it (src/explain).
+//
+// Endpoints are as in probe: `namespace/pod`, `host`, `ip:ADDRESS`. A capture's packets count
+// from 0, as `run --json` numbers them; the packets before the one explained are replayed first.
+
+import { readFileSync } from 'node:fs';
+import type { CommandRegistrar } from '../main.js';
+import { TwinpathError } from '../../errors.js';
+import { loadFiles } from '../../policy/load.js';
+import { readCaptureSync, toEthernet } from '../../pcap/index.js';
+import { PROBE_PROTOCOLS, type ProbeProtocol } from '../../datapath/probe.js';
+import { explain, formatExplanation, type FlowSpec } from '../../explain/index.js';
+import { inputOptions } from './policy.js';
+
+export const registerExplain: CommandRegistrar = (y, ctx) =>
+  y.command(
+    'explain',
+    'explain one flow: the decision and where it was made, identities, conntrack, policy-map lookups, the rule, and what would change it',
+    (a) =>
+      inputOptions(a)
+        .option('from', { type: 'string', describe: 'client: namespace/pod, host or ip:ADDRESS' })
+        .option('to', { type: 'string', describe: 'server: namespace/pod, host or ip:ADDRESS' })
+        .option('port', { type: 'number', describe: 'destination port' })
+        .option('protocol', { type: 'string', describe: `${PROBE_PROTOCOLS.join(', ')}` })
+        .option('pcap', { type: 'string', describe: 'a capture (pcap or pcapng); with --packet' })
+        .option('packet', { type: 'number', describe: 'the packet of --pcap to explain, counting from 0' })
+        .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
+        .option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
+        .check((args) => {
+          const flow = ['from', 'to', 'port', 'protocol'].filter((k) => args[k] !== undefined);
+          const cap = ['pcap', 'packet'].filter((k) => args[k] !== undefined);
+          if (flow.length > 0 && cap.length > 0) throw new Error('name the flow either with --from/--to/--port/--protocol or with --pcap/--packet, not both');
+          if (cap.length > 0 && cap.length < 2) throw new Error('--pcap and --packet go together');
+          if (cap.length === 0 && flow.length < 4) throw new Error('name the flow with --from, --to, --port and --protocol, or with --pcap and --packet');
+          return true;
+        }),
+    async (args) => {
+      const spec = flowSpec(args);
+      const inputs = loadFiles([...args.cluster, ...args.policy]);
+      const x = await explain({ inputs, spec, engine: args.engine });
+      ctx.io.out(args.output === 'json' ? `${JSON.stringify(x, null, 2)}\n` : formatExplanation(x));
+    },
+  );
+
+function flowSpec(args: { from?: string; to?: string; port?: number; protocol?: string; pcap?: string; packet?: number }): FlowSpec {
+  if (args.pcap !== undefined) {
+    const packet = args.packet!;
+    if (!Number.isInteger(packet) || packet < 0) throw new TwinpathError('USAGE', `--packet ${packet} is not a packet index (0, 1, ...)`);
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(args.pcap);
+    } catch (e) {
+      throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: args.pcap }, { cause: e });
+    }
+    const frames = readCaptureSync(bytes, { file: args.pcap }).map((r) => {
+      const eth = toEthernet(r);
+      return 'frame' in eth ? eth.frame : null;
+    });
+    return { kind: 'capture', file: args.pcap, frames, index: packet };
+  }
+  const port = args.port!;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TwinpathError('USAGE', `--port ${port} is not an integer in 1..65535`);
+  const protocol = args.protocol!.toUpperCase();
+  if (!(PROBE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new TwinpathError('USAGE', `--protocol ${args.protocol} is not one of ${PROBE_PROTOCOLS.join(', ')}`);
+  }
+  return { kind: 'connection', from: args.from!, to: args.to!, port, protocol: protocol as ProbeProtocol };
+}

@@ -1,0 +1,180 @@
+// The explanation of one flow as plain data: what `explain --output json` prints and what the
+// text renderer reads. Field names are a contract for scripts: add fields, do not rename.
+
+import type { EngineKind } from '../engine/engine.js';
+import type { Direction } from '../policy/model.js';
+
+export interface Explanation {
+  engine: EngineKind;
+  flow: FlowView;
+  decision: Decision;
+  source: SideView;
+  destination: SideView;
+  /** Every endpoint program the packet went through, in order, up to the one that decided. */
+  programs: ProgramView[];
+  loadBalancing: LoadBalancingView;
+  /** The rule behind the decision, when a rule decided (not for default deny or rule 0). */
+  rule?: RuleView;
+  /** Why nothing allowed it: the policies that isolate the dropping endpoint in that direction. */
+  defaultDeny?: DefaultDenyView;
+  suggestions: Suggestion[];
+  /** Why there is no suggestion, when there is none. */
+  noSuggestion?: string;
+}
+
+export interface FlowView {
+  /** How the flow was named: `y/a -> x/a TCP/80`, or `capture.pcap packet 3`. */
+  given: string;
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  protocol: string;
+  srcPort: number;
+  dstPort: number;
+  tcpFlags?: string;
+  icmpType?: number;
+  icmpCode?: number;
+  /** Packets of the capture replayed before this one. */
+  replayedBefore?: number;
+}
+
+export interface Decision {
+  verdict: 'FORWARDED' | 'DROPPED';
+  program: string;
+  node: string;
+  /** `egress of x/a` (from_container) or `ingress of y/b` (to_container). */
+  where: string;
+  endpoint: string;
+  direction: Direction;
+  dropReason?: number;
+  dropReasonName?: string;
+}
+
+export interface SideView {
+  address: string;
+  identity: number;
+  labels: string[];
+  /** When the address is a pod's. */
+  pod?: { namespace: string; name: string; endpointId: number; node: string };
+  /** When it is not: the longest ipcache prefix that holds it on the deciding node, or null
+   * (no entry: world). */
+  ipcache?: { prefix: string; identity: number } | null;
+}
+
+export interface ConntrackView {
+  /** The tuple of the connection's first packet: `10.0.2.10:32768 -> 10.0.1.10:80 TCP`. */
+  tuple: string;
+  /** The program that created it: egress (from_container) or ingress (to_container). */
+  direction: Direction;
+  state: string;
+  /** Seconds left before this packet refreshed it, rounded; the lifetime its state gives. */
+  lifetimeLeftS: number;
+  lifetimeS: number;
+  ruleId: number;
+  packetsFwd: number;
+  packetsRev: number;
+}
+
+export interface PolicyKeyView {
+  endpointId: number;
+  direction: Direction;
+  identity: number;
+  protocol: number;
+  port: number;
+}
+
+export interface PolicyEntryView {
+  identity: number;
+  protocol: number;
+  port: number;
+  portPrefixLen: number;
+  /** `TCP/80`, `TCP/any`, `any`, `TCP/8080-8095`. */
+  ports: string;
+  deny: boolean;
+  ruleId: number;
+  proxyPort: number;
+}
+
+export interface PolicyLookupView {
+  kind: 'exact' | 'wildcard';
+  key: PolicyKeyView;
+  /** The entry the policy map returned for the key (its longest matching prefix), or null. */
+  match: PolicyEntryView | null;
+}
+
+export interface ProgramView {
+  program: string;
+  node: string;
+  endpoint: string;
+  endpointId: number;
+  direction: Direction;
+  verdict: 'FORWARDED' | 'DROPPED';
+  dropReason?: number;
+  dropReasonName?: string;
+  conntrack: {
+    state: 'new' | 'established' | 'reply' | 'related' | 'none';
+    /** The entry the packet belonged to (established, reply). */
+    entry?: ConntrackView;
+    /** The entry this packet created (an allowed new flow). */
+    created?: ConntrackView;
+    policySkipped: boolean;
+  };
+  /** The policy lookups, when the program made them (new flows). */
+  policy?: {
+    remoteIdentity: number;
+    lookups: PolicyLookupView[];
+    /** How the datapath decided: exact, wildcard, unenforced, default-deny. */
+    match: string;
+    ruleId: number;
+  };
+}
+
+export interface LoadBalancingView {
+  translated: boolean;
+  /** `no service`, or what the datapath translated. */
+  note: string;
+}
+
+export interface SourceLine {
+  line: number;
+  text: string;
+  marked: boolean;
+}
+
+export interface RuleView {
+  id: number;
+  policy: string;
+  direction: Direction;
+  deny: boolean;
+  text: string;
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  lines: SourceLine[];
+}
+
+export interface PolicyRefView {
+  policy: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface DefaultDenyView {
+  endpoint: string;
+  direction: Direction;
+  isolatedBy: PolicyRefView[];
+}
+
+export interface Suggestion {
+  /** `add`: a new policy; `remove`: rules to delete from their files; `replace`: both. */
+  action: 'add' | 'remove' | 'replace';
+  summary: string;
+  /** For `add` and `replace`: the YAML to apply. */
+  yaml?: string;
+  /** For `remove` and `replace`: the rules, each shown from its file. */
+  remove?: RuleView[];
+  /** The verdict of the flow, replayed with the change through the same engine. */
+  verified: 'FORWARDED' | 'DROPPED';
+}
