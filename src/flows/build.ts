@@ -1,0 +1,266 @@
+// From datapath decisions to Hubble flows. One program's flow event becomes what Cilium's
+// monitor would have sent for it and Hubble would have printed: a policy verdict when the
+// program looked the packet up in the policy map (a new connection of an isolated endpoint),
+// then a trace (forwarded) or a drop. Endpoints are named the way Hubble names them: by address,
+// with the pod's namespace and name, the identity's labels, and the endpoint id only on the node
+// that observed the flow (endpoint ids are node-local in Cilium).
+
+import type { FlowEvent } from '../datapath/flow.js';
+import { DROP_POLICY, DROP_POLICY_DENY, DROP_REASONS } from '../datapath/flow.js';
+import { IMPLICIT_NODE } from '../datapath/datapath.js';
+import { parseIp } from '../pcap/build.js';
+import { formatIp } from '../datapath/flow.js';
+import type { CompiledPolicy, EndpointInfo, IdentityInfo, RuleInfo } from '../policy/model.js';
+import {
+  dropReasonDesc, MESSAGE_TYPE, rfc3339, TRACE_FROM_LXC, TRACE_TO_LXC,
+  type HubbleEndpoint, type HubbleFlow, type HubblePolicy, type Layer4Json, type ReplayFlow, type TcpFlagsJson, type TrafficDirection,
+} from './hubble.js';
+import { icmpSummary } from './icmp.js';
+
+/** One program's decision on one packet, with where and when it happened. */
+export interface Decision {
+  event: FlowEvent;
+  node: string;
+  /** The program that ran (cil_from_container, cil_to_container). */
+  program?: string;
+  /** The packet as the program saw it (its MAC addresses go into the flow). */
+  frame: Uint8Array;
+  timeNs: bigint;
+  /** The packet's number in the capture, from 1. */
+  packet: number;
+  /** Set for an answer to a dropped connection: the number of the packet whose drop it follows. */
+  consequenceOf?: number;
+}
+
+const POLICY_DROPS = new Set([DROP_POLICY, DROP_POLICY_DENY]);
+
+/** Turns decisions into flows with the cluster's names for addresses, identities and rules. */
+export class FlowBuilder {
+  private readonly pods = new Map<string, EndpointInfo>();
+  private readonly identities = new Map<number, IdentityInfo>();
+  private readonly rules = new Map<number, RuleInfo>();
+
+  constructor(compiled: CompiledPolicy) {
+    for (const ep of compiled.endpoints) for (const ip of ep.ips) this.pods.set(canonicalIp(ip), ep);
+    for (const i of compiled.identities) this.identities.set(i.id, i);
+    for (const r of compiled.rules) this.rules.set(r.id, r);
+  }
+
+  /** The pod an address belongs to, if any (addresses in any textual form). */
+  podByIp(ip: string): EndpointInfo | undefined {
+    return this.pods.get(canonicalIp(ip));
+  }
+
+  rule(id: number): RuleInfo | undefined {
+    return this.rules.get(id);
+  }
+
+  /** The flows of one decision, in the order Hubble would show them. */
+  flows(d: Decision): ReplayFlow[] {
+    const ev = d.event;
+    const out: ReplayFlow[] = [];
+    const consulted = ev.ctState === 'new' && (ev.policyMatch === 'exact' || ev.policyMatch === 'wildcard' || ev.policyMatch === 'default-deny');
+    if (consulted && d.consequenceOf === undefined) out.push(this.policyVerdict(d));
+    out.push(ev.verdict === 'DROPPED' ? this.drop(d) : this.trace(d));
+    return out;
+  }
+
+  private policyVerdict(d: Decision): ReplayFlow {
+    const ev = d.event;
+    const denied = ev.verdict === 'DROPPED' && POLICY_DROPS.has(ev.dropReason);
+    const f = this.common(d, denied ? 'DROPPED' : 'FORWARDED', denied ? ev.dropReason : 0);
+    f.event_type = { type: MESSAGE_TYPE.policyVerdict };
+    f.traffic_direction = ev.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
+    const match = policyMatchType(ev);
+    if (match !== 0) f.policy_match_type = match;
+    if (denied) f.drop_reason_desc = dropReasonDesc(ev.dropReason);
+    // Forwarded policy verdicts are a connection's first packet, never a reply.
+    f.is_reply = false;
+    const rule = this.rules.get(ev.ruleId);
+    if (rule && ev.ruleId !== 0) {
+      const key = `${ev.direction}_${denied ? 'denied' : 'allowed'}_by` as const;
+      if (!denied || rule.deny) f[key] = [policyOf(rule)];
+    }
+    return this.finish(f, d);
+  }
+
+  private drop(d: Decision): ReplayFlow {
+    const ev = d.event;
+    const f = this.common(d, 'DROPPED', ev.dropReason);
+    f.event_type = { type: MESSAGE_TYPE.drop, sub_type: ev.dropReason };
+    f.traffic_direction = direction(ev);
+    f.drop_reason_desc = dropReasonDesc(ev.dropReason);
+    f.is_reply = ev.isReply;
+    if (ev.isReply) f.reply = true;
+    return this.finish(f, d);
+  }
+
+  private trace(d: Decision): ReplayFlow {
+    const ev = d.event;
+    const f = this.common(d, 'FORWARDED', 0);
+    const from = ev.observationPoint === 'from-endpoint';
+    f.event_type = { type: MESSAGE_TYPE.trace, sub_type: from ? TRACE_FROM_LXC : TRACE_TO_LXC };
+    f.traffic_direction = direction(ev);
+    f.trace_observation_point = from ? 'FROM_ENDPOINT' : 'TO_ENDPOINT';
+    f.is_reply = ev.isReply;
+    if (ev.isReply) f.reply = true;
+    if (ev.proxyPort !== 0) f.proxy_port = ev.proxyPort;
+    return this.finish(f, d);
+  }
+
+  /** The fields every kind of flow has, in flow.proto's order; the caller adds its own. */
+  private common(d: Decision, verdict: HubbleFlow['verdict'], dropReason: number): HubbleFlow {
+    const ev = d.event;
+    const f = { time: rfc3339(d.timeNs), verdict } as HubbleFlow;
+    if (dropReason !== 0) f.drop_reason = dropReason;
+    if (d.frame.length >= 12) f.ethernet = { source: mac(d.frame.subarray(6, 12)), destination: mac(d.frame.subarray(0, 6)) };
+    if (ev.family !== 0) {
+      f.IP = { source: ev.src, destination: ev.dst, ipVersion: ev.family === 4 ? 'IPv4' : 'IPv6' };
+      const l4 = layer4(ev);
+      if (l4) f.l4 = l4;
+    }
+    f.source = this.endpoint(ev.src, ev.srcIdentity, d.node);
+    f.destination = this.endpoint(ev.dst, ev.dstIdentity, d.node);
+    f.Type = 'L3_L4';
+    f.node_name = d.node;
+    return f;
+  }
+
+  /** Orders the late fields as flow.proto declares them and attaches twinpath's extras. */
+  private finish(f: HubbleFlow, d: Decision): ReplayFlow {
+    const ev = d.event;
+    const ordered = {} as HubbleFlow;
+    const order: Array<keyof HubbleFlow> = [
+      'time', 'verdict', 'drop_reason', 'ethernet', 'IP', 'l4', 'source', 'destination', 'Type', 'node_name', 'reply', 'event_type',
+      'traffic_direction', 'policy_match_type', 'trace_observation_point', 'drop_reason_desc', 'is_reply', 'proxy_port',
+      'egress_allowed_by', 'ingress_allowed_by', 'egress_denied_by', 'ingress_denied_by',
+    ];
+    for (const k of order) if (f[k] !== undefined) (ordered as unknown as Record<string, unknown>)[k] = f[k];
+    ordered.Summary = summary(ev);
+    const extras: ReplayFlow['twinpath'] = { packet: d.packet };
+    if (d.program !== undefined) extras.program = d.program;
+    if (d.consequenceOf === undefined) extras.ct_state = ev.ctState;
+    const rule = ev.ruleId !== 0 ? this.rules.get(ev.ruleId) : undefined;
+    if (rule) {
+      extras.rule_id = rule.id;
+      extras.rule = rule.text;
+    }
+    if (d.consequenceOf !== undefined) extras.consequence_of = d.consequenceOf;
+    return { flow: ordered, timeNs: d.timeNs, twinpath: extras };
+  }
+
+  private endpoint(ip: string, identity: number, node: string): HubbleEndpoint {
+    const ep = ip === '' ? undefined : this.podByIp(ip);
+    const out: HubbleEndpoint = {};
+    if (ep && (ep.node === '' ? IMPLICIT_NODE : ep.node) === node) out.ID = ep.id;
+    if (identity !== 0) out.identity = identity;
+    if (ep) out.namespace = ep.namespace;
+    const labels = this.identities.get(identity)?.labels;
+    if (labels && labels.length > 0) out.labels = [...labels];
+    if (ep) out.pod_name = ep.pod;
+    return out;
+  }
+}
+
+/** Hubble's direction of the connection: a reply travels against it. */
+function direction(ev: FlowEvent): TrafficDirection {
+  const egress = ev.direction === 'egress';
+  return egress !== ev.isReply ? 'EGRESS' : 'INGRESS';
+}
+
+/** Cilium's match type from how the lookup matched: the exact identity or any identity, and
+ * how much of protocol and port the entry named (its prefix beyond the identity). */
+export function policyMatchType(ev: Pick<FlowEvent, 'policyMatch' | 'matchPrefix'>): number {
+  const l4 = ev.matchPrefix > 8 ? 'port' : ev.matchPrefix === 8 ? 'proto' : 'any';
+  if (ev.policyMatch === 'exact') return l4 === 'port' ? 2 : l4 === 'proto' ? 5 : 1;
+  if (ev.policyMatch === 'wildcard') return l4 === 'port' ? 3 : l4 === 'proto' ? 6 : 4;
+  return 0;
+}
+
+/** A policy as Hubble lists it under *_allowed_by / *_denied_by, labelled as Cilium labels rules
+ * derived from Kubernetes objects. */
+export function policyOf(rule: RuleInfo): HubblePolicy {
+  const { kind, namespace, name } = rule.policy;
+  const labels = [`k8s:io.cilium.k8s.policy.derived-from=${kind}`, `k8s:io.cilium.k8s.policy.name=${name}`];
+  if (namespace !== '') labels.push(`k8s:io.cilium.k8s.policy.namespace=${namespace}`);
+  return namespace === '' ? { name, labels, kind } : { name, namespace, labels, kind };
+}
+
+const TCP_FLAG_NAMES: Array<[number, keyof TcpFlagsJson]> = [
+  [0x02, 'SYN'], [0x10, 'ACK'], [0x04, 'RST'], [0x01, 'FIN'], [0x08, 'PSH'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
+];
+// The JSON lists flags in flow.proto's order; the summary in Hubble's (SYN first).
+const TCP_FLAG_JSON_ORDER: Array<keyof TcpFlagsJson> = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
+
+function layer4(ev: FlowEvent): Layer4Json | undefined {
+  if (ev.laterFragment) return undefined;
+  const ports = () => {
+    const p: { source_port?: number; destination_port?: number } = {};
+    if (ev.srcPort !== 0) p.source_port = ev.srcPort;
+    if (ev.dstPort !== 0) p.destination_port = ev.dstPort;
+    return p;
+  };
+  const icmp = () => {
+    const m: { type?: number; code?: number } = {};
+    if (ev.icmpType !== 0) m.type = ev.icmpType;
+    if (ev.icmpCode !== 0) m.code = ev.icmpCode;
+    return m;
+  };
+  switch (ev.protocol) {
+    case 6: {
+      const set = new Set(TCP_FLAG_NAMES.filter(([bit]) => (ev.tcpFlags & bit) !== 0).map(([, n]) => n));
+      const flags: TcpFlagsJson = {};
+      for (const n of TCP_FLAG_JSON_ORDER) if (set.has(n)) flags[n] = true;
+      return { TCP: set.size > 0 ? { ...ports(), flags } : ports() };
+    }
+    case 17:
+      return { UDP: ports() };
+    case 132:
+      return { SCTP: ports() };
+    case 1:
+      return { ICMPv4: icmp() };
+    case 58:
+      return { ICMPv6: icmp() };
+    default:
+      return undefined;
+  }
+}
+
+/** Hubble's Summary: the TCP flags, or the name of the innermost layer it decoded. */
+export function summary(ev: FlowEvent): string {
+  if (ev.family === 0) return 'Ethernet';
+  const ip = ev.family === 4 ? 'IPv4' : 'IPv6';
+  if (ev.laterFragment) return ip;
+  switch (ev.protocol) {
+    case 6:
+      return `TCP Flags: ${TCP_FLAG_NAMES.filter(([bit]) => (ev.tcpFlags & bit) !== 0).map(([, n]) => n).join(', ')}`;
+    case 17:
+      return 'UDP';
+    case 132:
+      return 'SCTP';
+    case 1:
+      return `ICMPv4 ${icmpSummary(4, ev.icmpType, ev.icmpCode)}`;
+    case 58:
+      return `ICMPv6 ${icmpSummary(6, ev.icmpType, ev.icmpCode)}`;
+    default:
+      return ip;
+  }
+}
+
+/** Cilium's words for a drop reason: the type column of a drop line. */
+export function dropReasonText(reason: number): string {
+  return DROP_REASONS[reason] ?? String(reason);
+}
+
+function mac(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** One spelling per address (RFC 5952 for IPv6), so lookups do not depend on how YAML wrote it. */
+export function canonicalIp(ip: string): string {
+  try {
+    return formatIp(parseIp(ip));
+  } catch {
+    return ip;
+  }
+}
