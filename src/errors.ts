@@ -75,6 +75,11 @@ export const ERROR_CODES = [
   'LB_ERROR',
   'SANDBOX_ERROR',
   'NODE_ERROR',
+  // Labs (src/labs): lab.yaml and traffic specs (file, line, column, path), the working directory, what a lab needs
+  'LAB_BAD_FILE',
+  'LAB_NOT_FOUND',
+  'LAB_WORKDIR',
+  'LAB_NEEDS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
