@@ -8,7 +8,8 @@ import { registerInspect } from './inspect.js';
 import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
 import { registerReachability } from './reachability.js';
+import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerPolicy, registerProbe, registerReachability, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];

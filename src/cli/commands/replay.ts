@@ -1,0 +1,217 @@
+// `twinpath replay CAPTURE --cluster FILE... --policy FILE... [-o compact|json|table]`: every
+// packet of a capture through the datapath programs where it would meet them on its nodes
+// (src/datapath/replay.ts), printed as `hubble observe` prints flows, with Hubble's filters, a
+// summary at the end, and pcapng files of the dropped and forwarded packets whose comments say
+// why (Wireshark shows them as packet comments). Streams: one packet in memory at a time, output
+// written as it goes, so a capture of any size replays in constant memory.
+
+import { statSync } from 'node:fs';
+import type { CommandRegistrar } from '../main.js';
+import { processIo, type Io } from '../io.js';
+import { TwinpathError } from '../../errors.js';
+import { Replayer, type PacketResult } from '../../datapath/replay.js';
+import { readCapture } from '../../pcap/reader.js';
+import { PcapngWriter } from '../../pcap/writer.js';
+import { compileFilter, type FilterSpec } from '../../flows/filter.js';
+import { flowJsonLine, TIME_FORMATS, type TimeFormat } from '../../flows/hubble.js';
+import { compactLine, TableWriter, type RenderOptions } from '../../flows/render.js';
+import { ReplaySummary } from '../../flows/summary.js';
+import { dropReasonText } from '../../flows/build.js';
+import { inputOptions, loadCompiled } from './policy.js';
+
+/** Captures larger than this get a progress bar (when standard error is a terminal). */
+export const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
+const OUTPUT_CHUNK = 64 * 1024;
+
+export const registerReplay: CommandRegistrar = (y, ctx) =>
+  y.command(
+    'replay <capture>',
+    'replay a capture through the datapath programs and print the flows, as hubble observe does',
+    (a) =>
+      inputOptions(a)
+        .positional('capture', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
+        .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
+        .option('output', { alias: 'o', choices: ['compact', 'json', 'table'] as const, default: 'compact' as const, describe: 'output format' })
+        .option('verdict', { type: 'string', array: true, describe: 'show flows with this verdict (FORWARDED, DROPPED)' })
+        .option('from-pod', { type: 'string', array: true, describe: 'show flows from pods [namespace/]name-prefix' })
+        .option('to-pod', { type: 'string', array: true, describe: 'show flows to pods [namespace/]name-prefix' })
+        .option('namespace', { type: 'string', array: true, describe: 'show flows from or to this namespace' })
+        .option('port', { type: 'string', array: true, describe: 'show flows with this source or destination port' })
+        .option('protocol', { type: 'string', array: true, describe: 'show flows of this protocol (tcp, udp, sctp, icmp, icmpv4, icmpv6)' })
+        .option('drop-reason', { type: 'string', array: true, describe: 'show drops for this reason (POLICY_DENIED, 133, "Policy denied")' })
+        .option('write-dropped', { type: 'string', describe: 'write the dropped packets to this pcapng file, verdict and reason in each comment' })
+        .option('write-forwarded', { type: 'string', describe: 'write the forwarded packets (as they left the datapath) to this pcapng file' })
+        .option('time-format', { choices: TIME_FORMATS, default: 'StampMilli' as TimeFormat, describe: 'how times are printed (always UTC)' })
+        .option('print-node-name', { type: 'boolean', default: false, describe: 'print the node that observed each flow' })
+        .option('summary', { type: 'boolean', default: true, describe: 'print a summary at the end (to standard error with -o json)' }),
+    async (args) => {
+      const filter = compileFilter({
+        verdict: args.verdict, fromPod: args['from-pod'], toPod: args['to-pod'], namespace: args.namespace,
+        port: args.port, protocol: args.protocol, dropReason: args['drop-reason'],
+      } satisfies FilterSpec);
+      const compiled = loadCompiled(args.cluster, args.policy);
+      await replay(ctx.io, {
+        capture: args.capture as string,
+        engine: args.engine,
+        output: args.output,
+        filter,
+        render: { timeFormat: args['time-format'], nodeName: args['print-node-name'] },
+        summary: args.summary,
+        ...(args['write-dropped'] === undefined ? {} : { writeDropped: args['write-dropped'] }),
+        ...(args['write-forwarded'] === undefined ? {} : { writeForwarded: args['write-forwarded'] }),
+        compiled,
+      });
+    },
+  );
+
+export interface ReplayCommandOptions {
+  capture: string;
+  compiled: Parameters<typeof Replayer.open>[0]['compiled'];
+  engine: 'vm' | 'kernel';
+  output: 'compact' | 'json' | 'table';
+  filter: ReturnType<typeof compileFilter>;
+  render: RenderOptions;
+  summary: boolean;
+  writeDropped?: string;
+  writeForwarded?: string;
+}
+
+/** The command's work, callable without yargs. */
+export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
+  const out = new Output(io);
+  const summary = new ReplaySummary();
+  const table = o.output === 'table' ? new TableWriter((t) => out.write(t), o.render) : undefined;
+  const progress = Progress.forFile(io, o.capture);
+  const replayer = await Replayer.open({ compiled: o.compiled, engine: o.engine });
+  const dropped = o.writeDropped === undefined ? undefined : openWriter(o.writeDropped);
+  const forwarded = o.writeForwarded === undefined ? undefined : openWriter(o.writeForwarded);
+  try {
+    for await (const record of readCapture(o.capture)) {
+      const r = replayer.packet(record);
+      summary.addPacket(r);
+      for (const f of r.flows) {
+        if (!o.filter(f)) continue;
+        summary.addFlow(f);
+        if (table) table.write(f);
+        else out.write(o.output === 'json' ? `${flowJsonLine(f)}\n` : compactLine(f, o.render));
+      }
+      const writer = r.outcome === 'forwarded' ? forwarded : r.outcome === 'dropped' || r.outcome === 'consequence' ? dropped : undefined;
+      if (writer && r.frame) await writer.write({ timestampNs: r.timeNs, data: r.frame, linkType: r.linkType ?? 1, comment: packetComment(r) });
+      await out.drain();
+      progress?.advance(record.capturedLength);
+    }
+    table?.end();
+    progress?.done();
+    if (o.summary) {
+      const text = `\n${summary.format()}`;
+      if (o.output === 'json') io.err(text.slice(1));
+      else out.write(text);
+    }
+    await out.drain(true);
+  } finally {
+    progress?.done();
+    replayer.close();
+    await closeAll([dropped, forwarded]);
+  }
+}
+
+function openWriter(path: string): PcapngWriter {
+  try {
+    return new PcapngWriter({ path });
+  } catch (e) {
+    throw new TwinpathError('IO_ERROR', `cannot write: ${(e as Error).message}`, { file: path }, { cause: e });
+  }
+}
+
+async function closeAll(writers: Array<PcapngWriter | undefined>): Promise<void> {
+  let first: unknown;
+  for (const w of writers) {
+    try {
+      await w?.close();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/** The pcapng comment of a written packet: what happened to it, where, and why. */
+export function packetComment(r: PacketResult): string {
+  const head = `twinpath: packet #${r.packet}`;
+  if (r.outcome === 'forwarded') {
+    const rules = new Set<string>();
+    for (const f of r.flows) {
+      for (const p of [...(f.flow.egress_allowed_by ?? []), ...(f.flow.ingress_allowed_by ?? [])]) rules.add(`${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`);
+    }
+    return `${head} FORWARDED${rules.size ? `, allowed by ${[...rules].join(', ')}` : ''}`;
+  }
+  const reason = r.dropReason === undefined ? '' : ` ${dropReasonText(r.dropReason)} (${r.dropReason})`;
+  const at = r.droppedAt ? ` at ${r.droppedAt.direction} of ${r.droppedAt.pod ?? 'an endpoint'} (${r.droppedAt.program} on ${r.droppedAt.node})` : '';
+  if (r.outcome === 'consequence') return `${head} DROPPED:${reason}: consequence of packet #${r.relatedPacket}, dropped${at}`;
+  const rule = r.flows.map((f) => f.twinpath.rule).find((t) => t !== undefined);
+  return `${head} DROPPED:${reason}${at}${rule ? `; rule: ${rule}` : ''}`;
+}
+
+/** Output gathered into chunks, waiting for standard output to drain when it asks to. */
+class Output {
+  private buf: string[] = [];
+  private size = 0;
+
+  constructor(private readonly io: Io) {}
+
+  write(text: string): void {
+    this.buf.push(text);
+    this.size += text.length;
+  }
+
+  async drain(force = false): Promise<void> {
+    if (!force && this.size < OUTPUT_CHUNK) return;
+    if (this.size === 0) return;
+    this.io.out(this.buf.join(''));
+    this.buf = [];
+    this.size = 0;
+    if (this.io === processIo && process.stdout.writableNeedDrain) {
+      await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    }
+  }
+}
+
+/** A one-line progress bar on standard error, for large captures on a terminal. */
+class Progress {
+  private seen = 0;
+  private packets = 0;
+  private last = 0;
+  private shown = false;
+
+  private constructor(private readonly total: number) {}
+
+  static forFile(io: Io, file: string): Progress | undefined {
+    if (io !== processIo || !process.stderr.isTTY) return undefined;
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      return undefined; // reading the capture reports the problem
+    }
+    return size > PROGRESS_MIN_BYTES ? new Progress(size) : undefined;
+  }
+
+  advance(bytes: number): void {
+    // Each record also has a header in the file (16 bytes in pcap, 32 or more in pcapng).
+    this.seen += bytes + 16;
+    this.packets++;
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    const frac = Math.min(1, this.seen / this.total);
+    const width = 30;
+    const filled = Math.round(frac * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${this.packets} packets`);
+    this.shown = true;
+  }
+
+  done(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+    this.shown = false;
+  }
+}
