@@ -24,6 +24,8 @@ export interface ExplainOptions {
   engine: EngineKind;
   /** Reads policy files for printing rules (default: the file system). */
   read?: SourceReader;
+  /** The endpoint datapath object (default: the committed one). */
+  object?: string;
 }
 
 export const readSourceFile: SourceReader = (file) => {
@@ -37,7 +39,7 @@ export const readSourceFile: SourceReader = (file) => {
 export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const read = opts.read ?? readSourceFile;
   const compiled = compile(opts.inputs);
-  const dp = await Datapath.open(compiled, { engine: opts.engine });
+  const dp = await Datapath.open(compiled, { engine: opts.engine, object: opts.object });
   try {
     const p = plan(dp, opts.spec);
     const runs = runPlan(dp, p);
@@ -63,7 +65,7 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
     if (last.verdict === 'DROPPED' && e.dropReason === DROP_POLICY) {
       x.defaultDeny = isolatingPolicies(opts.inputs, compiled, last.endpoint.id, x.decision.direction);
     }
-    const s = await suggest({ inputs: opts.inputs, compiled, spec: opts.spec, dp, runs, read });
+    const s = await suggest({ inputs: opts.inputs, compiled, spec: opts.spec, dp, runs, read, object: opts.object });
     x.suggestions = s.suggestions;
     if (s.none !== undefined) x.noSuggestion = s.none;
     return x;

@@ -32,12 +32,13 @@ interface Context {
   dp: Datapath;
   runs: StepRun[];
   read: SourceReader;
+  object?: string;
 }
 
 /** Runs the flow against changed inputs through the same engine; the runs of the explained packet. */
 async function replay(ctx: Context, inputs: Inputs): Promise<{ runs: StepRun[]; compiled: CompiledPolicy }> {
   const compiled = compile(inputs);
-  const dp = await Datapath.open(compiled, { engine: ctx.dp.engine });
+  const dp = await Datapath.open(compiled, { engine: ctx.dp.engine, object: ctx.object });
   try {
     return { runs: runPlan(dp, plan(dp, ctx.spec)), compiled };
   } finally {
