@@ -1,0 +1,12 @@
+// Node attachment: the endpoint datapath on a real node's interfaces, pinned, updated in place,
+// observed, and removed again.
+
+export { attachNode, checkNodePrerequisites, detachNode, isBpffs, nodeStatus, PROG_FROM_NETDEV, TC_HANDLE, TC_PRIORITY, type AttachOptions, type AttachResult, type DetachResult, type HookStatus, type NodeStatus } from './attach.js';
+export { parseInterfaceMap, readInterfaceMap, routeDevice } from './interfaces.js';
+export { localEndpoints, type PodInterface } from './local.js';
+export { checkNodeName, defaultNodeName, nodeStateDir, pinDirOf, sandboxNodeName } from './names.js';
+export { changedIdentities, ipcacheSteps, planUpdate, replay, type PlanStep, type UpdateCounts, type UpdatePlan } from './plan.js';
+export { attachSandbox, detachSandbox, sandboxAttachments, type SandboxAttachOptions } from './sandbox.js';
+export { listNodeStates, readNodeState, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
+export { desiredTables, nodeAddressMap, type LocalEndpoint, type Tables } from './tables.js';
+export { clearConntrack, currentTables, DEFAULT_GRACE_MS, openPinned, targetTables, updateNodes, type UpdateOptions, type UpdateReport, type UpdateResult } from './update.js';

@@ -1,0 +1,122 @@
+// The state file of a node attachment: what `attach` made or was about to make, written
+// atomically (temporary file, then rename) BEFORE each step that leaves something in the kernel
+// (a pin, a tc filter, an XDP program). So `detach`, or the next `attach` of the same name,
+// removes everything after a crash at any point. It also holds what `update` needs to recompile
+// (the input files, the node, each endpoint's interface) and `status` reports.
+
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TwinpathError } from '../errors.js';
+import { checkNodeName, nodeStateDir } from './names.js';
+
+export const NODE_STATE_VERSION = 1;
+
+/** One tc filter or XDP program this attachment put on an interface. */
+export interface HookRecord {
+  ifname: string;
+  ifindex: number;
+  hook: 'tc-ingress' | 'tc-egress' | 'xdp';
+  program: string;
+  /** tc: the filter's handle and priority (fixed, so a replacing attach swaps it in place). */
+  handle?: number;
+  priority?: number;
+  /** xdp: the mode it was attached in. */
+  xdpMode?: 'skb' | 'drv' | 'auto';
+}
+
+/** An endpoint attached on this node: the pod, its interface, the endpoint id in the maps. */
+export interface EndpointRecord {
+  pod: string;
+  ifname: string;
+  ifindex: number;
+  endpointId: number;
+}
+
+export interface NodeState {
+  version: typeof NODE_STATE_VERSION;
+  name: string;
+  /** 'attaching' until every step is done; a crash leaves it so. */
+  status: 'attaching' | 'attached';
+  pid: number;
+  /** When the attachment was made (ISO time). */
+  attachedAt: string;
+  /** Steps done, for status reports and the crash tests. */
+  steps: number;
+  /** The cluster node this machine is. */
+  node: string;
+  /** The network namespace the interfaces are in (a name under /run/netns); absent: the one
+   * `attach` ran in. */
+  netns?: string;
+  /** The sandbox this attachment belongs to, when made for one. */
+  sandbox?: string;
+  object: string;
+  pinDir: string;
+  /** Pins, in creation order; each is recorded before it is made. */
+  pins: string[];
+  /** Interfaces on which this attachment created the clsact qdisc (removed again by detach). */
+  clsact: Array<{ ifname: string; ifindex: number }>;
+  hooks: HookRecord[];
+  endpoints: EndpointRecord[];
+  /** Inputs, for `update` (which may replace the policy files). */
+  clusterFiles: string[];
+  policyFiles: string[];
+  /** Node addresses that count as this cluster's nodes beyond the compiled ones (a sandbox's
+   * synthetic addresses), by node name. */
+  extraNodeAddresses?: Record<string, string[]>;
+  /** Last update: when, and how long applying it took. */
+  lastUpdate?: { at: string; applyMs: number; added: number; removed: number; changed: number };
+}
+
+export function nodeStatePath(name: string): string {
+  return join(nodeStateDir(), `${checkNodeName(name)}.json`);
+}
+
+export function writeNodeState(state: NodeState): void {
+  const path = nodeStatePath(state.name);
+  mkdirSync(nodeStateDir(), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/** The state of attachment `name`, or undefined when there is none. A damaged file is an error. */
+export function readNodeState(name: string): NodeState | undefined {
+  const path = nodeStatePath(name);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path });
+  }
+  let s: unknown;
+  try {
+    s = JSON.parse(text);
+  } catch (e) {
+    throw new TwinpathError('NODE_ERROR', `damaged state file: ${(e as Error).message}`, { file: path });
+  }
+  const st = s as Partial<NodeState>;
+  if (typeof s !== 'object' || s === null || st.version !== NODE_STATE_VERSION || st.name !== name || !Array.isArray(st.pins) || !Array.isArray(st.hooks)) {
+    throw new TwinpathError('NODE_ERROR', `not a version ${NODE_STATE_VERSION} state file of node attachment "${name}"`, { file: path });
+  }
+  return st as NodeState;
+}
+
+export function removeNodeState(name: string): void {
+  rmSync(nodeStatePath(name), { force: true });
+}
+
+/** Names of the attachments that have a state file. */
+export function listNodeStates(): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(nodeStateDir());
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .filter((n) => /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(n))
+    .sort();
+}

@@ -1,0 +1,158 @@
+// `node update`: recompile, compare with what the pinned maps hold now, and change only the
+// entries that differ, in the phases of src/node/plan.ts (read its header for why that order
+// lets nothing through that both policies deny). Several attachments updated together (the
+// nodes of one cluster) run each phase on all of them before the next phase starts.
+//
+// The maps are reached through their pins, so an update needs no process to have stayed
+// around since `attach`.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TwinpathError } from '../errors.js';
+import { KernelMap } from '../kernel/bpf.js';
+import { MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
+import { compile } from '../policy/compile.js';
+import { loadFiles } from '../policy/load.js';
+import type { CompiledPolicy } from '../policy/model.js';
+import { mapPinPath } from './attach.js';
+import { planUpdate, type MapName, type UpdateCounts, type UpdatePlan } from './plan.js';
+import { readNodeState, writeNodeState, type NodeState } from './state.js';
+import { desiredTables, nodeAddressMap, readTable, unhex, type LocalEndpoint, type Tables } from './tables.js';
+
+/** Time phase 2 is held so a packet between two hops never sees phase 1 and then phase 3. */
+export const DEFAULT_GRACE_MS = 5;
+
+const MAP_OF: Record<MapName, string> = { endpoints: MAP_ENDPOINTS, ipcache: MAP_IPCACHE, policy: MAP_POLICY };
+
+export interface UpdateOptions {
+  /** New policy files (default: the attachment's current ones). */
+  policyFiles?: string[];
+  /** New cluster files (default: the attachment's). The node's pods must stay the same. */
+  clusterFiles?: string[];
+  /** Use this compiled policy instead of compiling the files (the files are still recorded). */
+  compiled?: CompiledPolicy;
+  graceMs?: number;
+}
+
+export interface UpdateResult {
+  name: string;
+  counts: Record<MapName, UpdateCounts>;
+  /** Map operations made (temporary ones included). */
+  operations: number;
+  changedIdentities: number[];
+}
+
+export interface UpdateReport {
+  nodes: UpdateResult[];
+  /** From the first map operation to the last, grace period included. */
+  applyMs: number;
+  graceMs: number;
+}
+
+export function requireNodeState(name: string): NodeState {
+  const s = readNodeState(name);
+  if (s === undefined) throw new TwinpathError('NODE_ERROR', `no node attachment "${name}": make one with "twinpath node attach"`);
+  if (s.status !== 'attached') throw new TwinpathError('NODE_ERROR', `attachment "${name}" is incomplete (its attach did not finish): run "twinpath node detach ${name}" or attach again`);
+  return s;
+}
+
+/** A pinned map of an attachment, opened by its pin. */
+export function openPinned(state: NodeState, map: string): KernelMap {
+  const path = mapPinPath(state.pinDir, map);
+  try {
+    return KernelMap.fromPin(path);
+  } catch (e) {
+    throw new TwinpathError('NODE_ERROR', `attachment "${state.name}": cannot open its map ${map} (${path}): attach again`, { file: path }, { cause: e });
+  }
+}
+
+/** The tables an attachment's maps hold now. */
+export function currentTables(state: NodeState): Tables {
+  const out = {} as Tables;
+  for (const m of Object.keys(MAP_OF) as MapName[]) {
+    const km = openPinned(state, MAP_OF[m]);
+    try {
+      out[m] = readTable(km);
+    } finally {
+      km.close();
+    }
+  }
+  return out;
+}
+
+/** What the attachment's maps should hold under `compiled`. */
+export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables {
+  const byPod = new Map(compiled.endpoints.map((e) => [`${e.namespace}/${e.pod}`, e]));
+  const local: LocalEndpoint[] = state.endpoints.map((r) => {
+    const ep = byPod.get(r.pod);
+    if (ep === undefined) throw new TwinpathError('NODE_ERROR', `attachment "${state.name}": pod ${r.pod} is no longer an endpoint of the cluster: run node attach again`);
+    return { ifindex: r.ifindex, endpoint: ep };
+  });
+  return desiredTables(compiled, state.node, local, nodeAddressMap(compiled, state.extraNodeAddresses));
+}
+
+/** Updates attachments together; see the header. */
+export async function updateNodes(names: string[], opts: UpdateOptions = {}): Promise<UpdateReport> {
+  const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const work: Array<{ state: NodeState; plan: UpdatePlan; maps: Record<MapName, KernelMap> }> = [];
+  try {
+    for (const name of names) {
+      const state = requireNodeState(name);
+      const clusterFiles = opts.clusterFiles ?? state.clusterFiles;
+      const policyFiles = opts.policyFiles ?? state.policyFiles;
+      const compiled = opts.compiled ?? compile(loadFiles([...clusterFiles, ...policyFiles]));
+      const plan = planUpdate(currentTables(state), targetTables(state, compiled));
+      const maps = {} as Record<MapName, KernelMap>;
+      for (const m of Object.keys(MAP_OF) as MapName[]) maps[m] = openPinned(state, MAP_OF[m]);
+      work.push({ state: { ...state, clusterFiles, policyFiles }, plan, maps });
+    }
+    const t0 = performance.now();
+    for (const phase of [1, 2, 3, 4] as const) {
+      for (const w of work) {
+        for (const s of w.plan.steps) {
+          if (s.phase !== phase) continue;
+          const key = unhex(s.key);
+          if (s.op === 'set') w.maps[s.map].update(key, s.value!);
+          else {
+            try {
+              w.maps[s.map].delete(key);
+            } catch (e) {
+              if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
+            }
+          }
+        }
+      }
+      if (phase === 2 && graceMs > 0) await sleep(graceMs);
+    }
+    const applyMs = performance.now() - t0;
+    const at = new Date().toISOString();
+    for (const w of work) {
+      const sum = (k: keyof UpdateCounts) => Object.values(w.plan.counts).reduce((a, c) => a + c[k], 0);
+      writeNodeState({ ...w.state, lastUpdate: { at, applyMs, added: sum('added'), removed: sum('removed'), changed: sum('changed') } });
+    }
+    return {
+      applyMs,
+      graceMs,
+      nodes: work.map((w) => ({ name: w.state.name, counts: w.plan.counts, operations: w.plan.steps.length, changedIdentities: w.plan.changedIdentities })),
+    };
+  } finally {
+    for (const w of work) for (const m of Object.values(w.maps)) m.close();
+  }
+}
+
+/** Forgets every connection the attachments' programs track: the next packet of each is new. */
+export function clearConntrack(names: string[]): void {
+  for (const name of names) {
+    const m = openPinned(requireNodeState(name), MAP_CONNTRACK);
+    try {
+      for (const k of [...m.keys()]) {
+        try {
+          m.delete(k);
+        } catch (e) {
+          if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
+        }
+      }
+    } finally {
+      m.close();
+    }
+  }
+}
