@@ -100,8 +100,14 @@ function ipv6(frame: Uint8Array, dv: DataView, l3: number): PacketFacts | null {
   return facts;
 }
 
+// Every packet of a replay is classified by address: the IPv4 text is built without the
+// general formatter's intermediate arrays.
+function ipText(b: Uint8Array): string {
+  return b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : formatIp(b);
+}
+
 function base(l3: number, family: 4 | 6, src: Uint8Array, dst: Uint8Array, protocol: number): PacketFacts {
-  return { l3, family, src: formatIp(src), dst: formatIp(dst), protocol, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: -1, icmpCode: -1, laterFragment: false };
+  return { l3, family, src: ipText(src), dst: ipText(dst), protocol, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: -1, icmpCode: -1, laterFragment: false };
 }
 
 const ECHO_REQUEST = new Map([[IPPROTO_ICMP, 8], [IPPROTO_ICMPV6, 128]]);

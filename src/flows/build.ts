@@ -39,6 +39,9 @@ export class FlowBuilder {
   private readonly pods = new Map<string, EndpointInfo>();
   private readonly identities = new Map<number, IdentityInfo>();
   private readonly rules = new Map<number, RuleInfo>();
+  // The flows of one packet share its time: formatted once.
+  private lastTime = -1n;
+  private lastTimeText = '';
 
   constructor(compiled: CompiledPolicy) {
     for (const ep of compiled.endpoints) for (const ip of ep.ips) this.pods.set(canonicalIp(ip), ep);
@@ -48,7 +51,8 @@ export class FlowBuilder {
 
   /** The pod an address belongs to, if any (addresses in any textual form). */
   podByIp(ip: string): EndpointInfo | undefined {
-    return this.pods.get(canonicalIp(ip));
+    // Addresses decoded from packets are canonical already; only other spellings pay for parsing.
+    return this.pods.get(ip) ?? (ip.includes(':') ? this.pods.get(canonicalIp(ip)) : undefined);
   }
 
   rule(id: number): RuleInfo | undefined {
@@ -111,7 +115,11 @@ export class FlowBuilder {
   /** The fields every kind of flow has, in flow.proto's order; the caller adds its own. */
   private common(d: Decision, verdict: HubbleFlow['verdict'], dropReason: number): HubbleFlow {
     const ev = d.event;
-    const f = { time: rfc3339(d.timeNs), verdict } as HubbleFlow;
+    if (d.timeNs !== this.lastTime) {
+      this.lastTime = d.timeNs;
+      this.lastTimeText = rfc3339(d.timeNs);
+    }
+    const f = { time: this.lastTimeText, verdict } as HubbleFlow;
     if (dropReason !== 0) f.drop_reason = dropReason;
     if (d.frame.length >= 12) f.ethernet = { source: mac(d.frame.subarray(6, 12)), destination: mac(d.frame.subarray(0, 6)) };
     if (ev.family !== 0) {
@@ -190,7 +198,9 @@ const TCP_FLAG_NAMES: Array<[number, keyof TcpFlagsJson]> = [
   [0x02, 'SYN'], [0x10, 'ACK'], [0x04, 'RST'], [0x01, 'FIN'], [0x08, 'PSH'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
 ];
 // The JSON lists flags in flow.proto's order; the summary in Hubble's (SYN first).
-const TCP_FLAG_JSON_ORDER: Array<keyof TcpFlagsJson> = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
+const TCP_FLAG_JSON_ORDER: Array<[number, keyof TcpFlagsJson]> = [
+  [0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
+];
 
 function layer4(ev: FlowEvent): Layer4Json | undefined {
   if (ev.laterFragment) return undefined;
@@ -208,10 +218,10 @@ function layer4(ev: FlowEvent): Layer4Json | undefined {
   };
   switch (ev.protocol) {
     case 6: {
-      const set = new Set(TCP_FLAG_NAMES.filter(([bit]) => (ev.tcpFlags & bit) !== 0).map(([, n]) => n));
+      if (ev.tcpFlags === 0) return { TCP: ports() };
       const flags: TcpFlagsJson = {};
-      for (const n of TCP_FLAG_JSON_ORDER) if (set.has(n)) flags[n] = true;
-      return { TCP: set.size > 0 ? { ...ports(), flags } : ports() };
+      for (const [bit, name] of TCP_FLAG_JSON_ORDER) if ((ev.tcpFlags & bit) !== 0) flags[name] = true;
+      return { TCP: { ...ports(), flags } };
     }
     case 17:
       return { UDP: ports() };
@@ -252,8 +262,10 @@ export function dropReasonText(reason: number): string {
   return DROP_REASONS[reason] ?? String(reason);
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 function mac(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+  return `${HEX[b[0]!]}:${HEX[b[1]!]}:${HEX[b[2]!]}:${HEX[b[3]!]}:${HEX[b[4]!]}:${HEX[b[5]!]}`;
 }
 
 /** One spelling per address (RFC 5952 for IPv6), so lookups do not depend on how YAML wrote it. */
