@@ -90,6 +90,18 @@ describe('explain: connections', () => {
   });
 });
 
+describe('explain: services', () => {
+  it('a packet to a ClusterIP reaches the endpoint programs untranslated, and says whose address it is', async () => {
+    const svc = 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec:\n  clusterIP: 10.96.0.10\n  clusterIPs: [10.96.0.10]\n  selector: {app: a}\n  ports:\n    - {port: 80, protocol: TCP}\n';
+    const base = inputs();
+    const extra = parseDocuments([{ file: 'svc.yaml', text: svc }]);
+    const x = await explain({ inputs: { ...base, cluster: { ...base.cluster, services: extra.cluster.services } }, spec: flow('y/a', 'ip:10.96.0.10', 80), engine: 'vm' });
+    expect(x.loadBalancing.translated).toBe(false);
+    expect(x.loadBalancing.note).toMatch(/10\.96\.0\.10 is an address of service x\/web/);
+    expect(x.destination).toMatchObject({ address: '10.96.0.10', ipcache: null });
+  });
+});
+
 describe('explain: suggestions hold when applied by hand', () => {
   it('default deny: the added NetworkPolicy makes the probe pass', async () => {
     const x = await explain({ inputs: inputs(), spec: flow('x/b', 'x/a', 80), engine: 'vm' });
