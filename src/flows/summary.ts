@@ -11,13 +11,14 @@ import { dropReasonDesc, MESSAGE_TYPE, type HubbleEndpoint, type HubbleFlow, typ
 export const DEFAULT_PAIR_CAPACITY = 1024;
 export const DEFAULT_TOP_PAIRS = 10;
 
-const OUTCOMES: Array<[PacketOutcome, string]> = [
-  ['forwarded', 'forwarded'],
-  ['dropped', 'dropped'],
-  ['consequence', 'consequences of drops'],
-  ['duplicate', 'duplicates skipped'],
-  ['unhandled', 'not handled by any endpoint'],
-  ['skipped', 'not IP or unsupported link type'],
+/** Each outcome and how the summary words it (one, several). */
+const OUTCOMES: Array<[PacketOutcome, string, string]> = [
+  ['forwarded', 'forwarded', 'forwarded'],
+  ['dropped', 'dropped', 'dropped'],
+  ['consequence', 'consequence of a drop', 'consequences of drops'],
+  ['duplicate', 'duplicate skipped', 'duplicates skipped'],
+  ['unhandled', 'not handled by any endpoint', 'not handled by any endpoint'],
+  ['skipped', 'not IP or of an unsupported link type', 'not IP or of an unsupported link type'],
 ];
 
 export interface SummaryJson {
@@ -109,7 +110,7 @@ export class ReplaySummary {
   format(top = DEFAULT_TOP_PAIRS): string {
     const j = this.toJson(top);
     const lines: string[] = [];
-    const outcomeParts = OUTCOMES.filter(([o]) => j.packets[o] > 0).map(([o, word]) => `${j.packets[o]} ${word}`);
+    const outcomeParts = OUTCOMES.filter(([o]) => j.packets[o] > 0).map(([o, one, many]) => `${j.packets[o]} ${j.packets[o] === 1 ? one : many}`);
     lines.push(`packets: ${j.packets.total}${outcomeParts.length ? ` (${outcomeParts.join(', ')})` : ''}`);
     lines.push(`flows: ${j.flows.total} (${j.flows.FORWARDED} FORWARDED, ${j.flows.DROPPED} DROPPED)`);
     if (j.drop_reasons.length > 0) {

@@ -101,14 +101,17 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
       progress?.advance(record.capturedLength);
     }
     table?.end();
+    await out.drain(true);
     progress?.done();
     if (o.summary) {
       const text = `\n${summary.format()}`;
       if (o.output === 'json') io.err(text.slice(1));
       else out.write(text);
     }
-    await out.drain(true);
   } finally {
+    // On an error too: the flows of the packets before a damaged record are printed.
+    table?.end();
+    await out.drain(true);
     progress?.done();
     replayer.close();
     await closeAll([dropped, forwarded]);
