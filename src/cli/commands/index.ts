@@ -5,6 +5,7 @@ import { registerExec } from './exec.js';
 import { registerExplain } from './explain.js';
 import { registerDisasm } from './disasm.js';
 import { registerInspect } from './inspect.js';
+import { registerLab } from './lab.js';
 import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
 import { registerReachability } from './reachability.js';
@@ -12,4 +13,4 @@ import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerLab, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];
