@@ -10,6 +10,7 @@
 // Connections picked up without their handshake are tracked but not parsed: a proxy always sees
 // a connection from its start.
 
+import type { FlowEvent } from '../datapath/flow.js';
 import type { HubbleEndpoint, TrafficDirection } from '../flows/hubble.js';
 import type { Direction } from '../policy/model.js';
 import { HttpParser, type HttpEvent, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
@@ -40,6 +41,25 @@ export interface L7Mark {
   destination?: HubbleEndpoint;
   /** The node whose proxy handles the connection. */
   node?: string;
+}
+
+/** The mark of a datapath flow event, or null when its entry had no proxy port. `names` are the
+ * source and destination of the Hubble flow built from the same event (src/flows/build.ts). */
+export function markOf(ev: FlowEvent, node: string, names?: { source?: HubbleEndpoint; destination?: HubbleEndpoint }): L7Mark | null {
+  if (ev.proxyPort === 0 || ev.verdict !== 'FORWARDED') return null;
+  const mark: L7Mark = {
+    proxyPort: ev.proxyPort,
+    endpointId: ev.endpointId,
+    direction: ev.direction,
+    srcIdentity: ev.srcIdentity,
+    dstIdentity: ev.dstIdentity,
+    isReply: ev.isReply,
+    serverPort: ev.isReply ? ev.srcPort : ev.dstPort,
+    node,
+  };
+  if (names?.source) mark.source = names.source;
+  if (names?.destination) mark.destination = names.destination;
+  return mark;
 }
 
 export interface L7StageOptions {
