@@ -107,9 +107,11 @@ export function headersJson(headers: HttpHeader[]): Array<{ key: string; value: 
 /** Hubble's summary of an HTTP record. */
 export function l7Summary(l7: Layer7Json): string {
   const h = l7.http;
-  if (l7.type === 'REQUEST') return `${h.protocol} ${h.method} ${h.url}`;
+  // A request that could not be parsed has no method: no empty word for it.
+  const call = [h.method, h.url].filter((s) => s !== '').join(' ');
+  if (l7.type === 'REQUEST') return `${h.protocol} ${call}`;
   const ms = Number(BigInt(l7.latency_ns ?? '0') / 1_000_000n);
-  return `${h.protocol} ${h.code ?? 0} ${ms}ms (${h.method} ${h.url})`;
+  return `${h.protocol} ${h.code ?? 0} ${ms}ms (${call})`;
 }
 
 /** The time field as protobuf JSON writes it. */

@@ -281,6 +281,9 @@ export class L7Stage {
     const l7: Layer7Json = { type: 'REQUEST', http: { method: '', url, protocol: 'HTTP/1.1' } };
     this.out.flows.push(this.flow(st, false, 'DROPPED', l7, timeNs, extras));
     this.proxyAnswer(st, undefined, url, 400, timeNs);
+    // The proxy closes the connection after a malformed request: the server's answers in the
+    // capture never reach the client.
+    st.responses.stopOpaque('the request stream was malformed', timeNs);
   }
 
   /** The proxy's own answer, right away (latency 0). */
