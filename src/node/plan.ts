@@ -266,11 +266,13 @@ export function planUpdate(old: Tables, next: Tables): UpdatePlan {
   };
 }
 
-/** Applies a plan's tables to a copy of `old`, step by step, calling `visit` after each: what
- * tests use to check every intermediate state. */
+/** Applies a plan's steps to a copy of `old`, one by one in phase order, calling `visit` after
+ * each: what tests use to check every intermediate state. */
 export function replay(old: Tables, steps: PlanStep[], visit?: (t: Tables, step: PlanStep, i: number) => void): Tables {
   const t: Tables = { endpoints: new Map(old.endpoints), ipcache: new Map(old.ipcache), policy: new Map(old.policy) };
-  steps.forEach((s, i) => {
+  // In phase order, as updateNodes applies them (a plan lists them so already).
+  const ordered = steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.phase - b.s.phase || a.i - b.i).map((x) => x.s);
+  ordered.forEach((s, i) => {
     if (s.op === 'set') t[s.map].set(s.key, s.value!);
     else t[s.map].delete(s.key);
     visit?.(t, s, i);
