@@ -82,10 +82,12 @@ export interface PacketResult {
   linkType?: number;
 }
 
+/** What an answer's consequence flow needs of the drop: no frame, so entries stay small. */
 interface DroppedOpening {
   packet: number;
   timeNs: bigint;
-  decision: Decision;
+  event: FlowEvent;
+  node: string;
   program: string;
   pod?: string;
 }
@@ -159,17 +161,15 @@ export class Replayer {
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
       const { retval, events, out } = this.runStage(stage, current, timeNs);
-      const decisions = events.map((event): Decision => ({ event, node: stage.node, program: stage.program, frame: current, timeNs, packet }));
-      for (const d of decisions) flows.push(...this.builder.flows(d));
+      for (const event of events) flows.push(...this.builder.flows({ event, node: stage.node, program: stage.program, frame: current, timeNs, packet }));
       if (retval === TC_ACT_SHOT) {
         const drop = events.find((e) => e.verdict === 'DROPPED') ?? events[0];
-        const decision = decisions[events.indexOf(drop!)];
         const reason = drop?.dropReason ?? 0;
         const pod = `${stage.ep.namespace}/${stage.ep.pod}`;
         const direction = stage.program === PROG_FROM_ENDPOINT ? 'egress' : 'ingress';
         // An opening: a packet that could start a connection and found none in the dropping program.
-        if (decision && canOpen(facts) && drop!.ctState === 'new') {
-          const remembered: DroppedOpening = { packet, timeNs, decision, program: stage.program, pod };
+        if (drop && canOpen(facts) && drop.ctState === 'new') {
+          const remembered: DroppedOpening = { packet, timeNs, event: drop, node: stage.node, program: stage.program, pod };
           this.openings.set(tupleKey(facts), remembered);
           // Answers may come from the translated address (a service backend) as well.
           if (currentFacts !== facts) this.openings.set(tupleKey(currentFacts), remembered);
@@ -205,7 +205,7 @@ export class Replayer {
   }
 
   private consequence(packet: number, timeNs: bigint, frame: Uint8Array, facts: PacketFacts, opening: DroppedOpening): PacketResult {
-    const o = opening.decision.event;
+    const o = opening.event;
     // The answer as the dropping endpoint's program would have seen it travel back: the other
     // program of the same endpoint, the identities swapped, this packet's own header fields.
     const event: FlowEvent = {
@@ -228,8 +228,8 @@ export class Replayer {
       policyMatch: 'none',
       length: frame.length,
     };
-    const d: Decision = { event, node: opening.decision.node, frame, timeNs, packet, consequenceOf: opening.packet };
-    const droppedAt = { node: opening.decision.node, program: opening.program, direction: o.direction, ...(opening.pod === undefined ? {} : { pod: opening.pod }) };
+    const d: Decision = { event, node: opening.node, frame, timeNs, packet, consequenceOf: opening.packet };
+    const droppedAt = { node: opening.node, program: opening.program, direction: o.direction, ...(opening.pod === undefined ? {} : { pod: opening.pod }) };
     return {
       packet, timeNs, outcome: 'consequence', flows: this.builder.flows(d), dropReason: o.dropReason, droppedAt, relatedPacket: opening.packet, frame, linkType: 1,
     };
