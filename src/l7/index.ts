@@ -4,8 +4,8 @@
 export { L7Stage, markOf, type L7Mark, type L7Output, type L7Stats, type L7StageOptions } from './stage.js';
 export { L7Policy, type L7Query, type L7RuleSet } from './resolve.js';
 export {
-  ACCESS_DENIED, compileHttpRule, describeHttpRule, headerRequirement, l7Verdict, matchesHttpRule,
-  type HeaderRequirement, type HttpRuleMatcher, type L7Verdict,
+  ACCESS_DENIED, checkHttpRule, compileHttpRule, describeHttpRule, headerRequirement, l7Verdict, matchesHttpRule,
+  type HeaderRequirement, type HttpRuleMatcher, type L7Verdict, type RequirementCheck,
 } from './policy.js';
 export { HttpParser, headerValue, DEFAULT_HTTP_LIMITS, type HttpEvent, type HttpHeader, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
 export { TcpReassembler, connectionKey, DEFAULT_REASSEMBLY_LIMITS, type ReassemblyLimits, type StreamEvent } from './reassembly.js';
@@ -14,3 +14,4 @@ export {
   l7CompactLine, l7JsonLine, l7NoticeLine, l7Summary, MESSAGE_TYPE_ACCESS_LOG,
   type L7Extras, type L7Flow, type L7HubbleFlow, type L7Notice, type Layer7Json,
 } from './flow.js';
+export { httpConversation, requestText, type ConversationFrame, type ConversationSpec, type HttpRequestSpec } from './synth.js';

@@ -89,6 +89,32 @@ export function matchesHttpRule(m: HttpRuleMatcher, req: HttpRequest): boolean {
   return true;
 }
 
+/** One requirement of a rule held against a request: what `explain` shows for each rule. */
+export interface RequirementCheck {
+  field: 'method' | 'path' | 'host' | 'header';
+  /** The rule's text: the regular expression, or the header entry as written. */
+  expected: string;
+  /** What the request had (undefined: the header is absent). */
+  actual: string | undefined;
+  ok: boolean;
+}
+
+/** Every requirement of a rule against a request, in the order the rule lists them. */
+export function checkHttpRule(m: HttpRuleMatcher, req: HttpRequest): RequirementCheck[] {
+  const out: RequirementCheck[] = [];
+  const regexCheck = (field: 'method' | 'path' | 'host', re: RegExp | undefined, text: string | undefined, actual: string) => {
+    if (re) out.push({ field, expected: text!, actual, ok: re.test(actual) });
+  };
+  regexCheck('method', m.method, m.rule.method, req.method);
+  regexCheck('path', m.path, m.rule.path, pseudoPath(req));
+  regexCheck('host', m.host, m.rule.host, req.host);
+  m.headers.forEach((h, i) => {
+    const v = headerValue(req.headers, h.name);
+    out.push({ field: 'header', expected: m.rule.headers[i]!, actual: v, ok: v !== undefined && (h.value === undefined || v === h.value) });
+  });
+  return out;
+}
+
 export interface L7Verdict {
   verdict: 'FORWARDED' | 'DROPPED';
   /** The first rule that allowed the request. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CiliumHTTPRule } from '../../src/policy/ast.js';
 import { isTwinpathError } from '../../src/errors.js';
 import type { HttpRequest } from '../../src/l7/http.js';
-import { compileHttpRule, describeHttpRule, headerRequirement, l7Verdict } from '../../src/l7/policy.js';
+import { checkHttpRule, compileHttpRule, describeHttpRule, headerRequirement, l7Verdict } from '../../src/l7/policy.js';
 import { compileRe2, RegexSyntaxError } from '../../src/l7/regex.js';
 
 let line = 0;
@@ -124,5 +124,17 @@ describe('HTTP rules', () => {
   it('describes rules for a person', () => {
     expect(describeHttpRule(rule({ method: 'GET', path: '/p', headers: ['X'] }))).toBe('method=GET path=/p headers=[X]');
     expect(describeHttpRule(rule({}))).toBe('{}');
+  });
+});
+
+describe('checkHttpRule', () => {
+  it('lists each requirement with what the request had', () => {
+    const m = compileHttpRule(rule({ method: 'GET', path: '/a', headers: ['X-Token', 'X-Mode: ro'] }));
+    expect(checkHttpRule(m, req('POST', '/a', [['X-Mode', 'rw']]))).toEqual([
+      { field: 'method', expected: 'GET', actual: 'POST', ok: false },
+      { field: 'path', expected: '/a', actual: '/a', ok: true },
+      { field: 'header', expected: 'X-Token', actual: undefined, ok: false },
+      { field: 'header', expected: 'X-Mode: ro', actual: 'rw', ok: false },
+    ]);
   });
 });

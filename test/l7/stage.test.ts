@@ -13,6 +13,7 @@ import { compile } from '../../src/policy/compile.js';
 import { parseDocuments } from '../../src/policy/load.js';
 import type { CompiledPolicy, Inputs } from '../../src/policy/model.js';
 import { tcp } from '../../src/pcap/build.js';
+import { httpConversation, requestText } from '../../src/l7/synth.js';
 
 const CLUSTER = `
 apiVersion: v1
@@ -240,5 +241,35 @@ describe('L7 stage end to end (VM datapath)', () => {
     w.send(frame, B.ip, A.ip, T0);
     expect(w.marks).toEqual([]);
     expect(w.stage.connections).toBe(0);
+  });
+
+  it('judges synthesised conversations (as a probe would), segmented at a small MSS', () => {
+    const w = new Wire();
+    const verdicts: string[] = [];
+    const probes: Array<[string, string, Array<[string, string]>]> = [
+      ['GET', '/api/v1/items?id=7', [['X-Token', 't']]],
+      ['GET', '/api/v1/items', []],
+      ['DELETE', '/public', []],
+    ];
+    probes.forEach(([method, path, headers], i) => {
+      const conv = httpConversation({
+        client: A.ip, server: B.ip, clientPort: 41000 + i, serverPort: 80, clientMac: A.mac, serverMac: B.mac, mss: 7,
+        request: { method, path, host: 'b.x', headers },
+        response: 'HTTP/1.1 204 No Content\r\n\r\n',
+      });
+      const before = w.flows.length;
+      for (const f of conv) {
+        const [from, to] = f.way === 'request' ? [A.ip, B.ip] : [B.ip, A.ip];
+        w.send(f.frame, from, to, T0 + f.offsetNs);
+      }
+      verdicts.push(w.flows.slice(before).map((f) => `${f.flow.l7.type}:${f.flow.verdict}:${f.flow.l7.http.code ?? ''}`).join(' '));
+    });
+    expect(verdicts).toEqual([
+      'REQUEST:FORWARDED: RESPONSE:FORWARDED:204',
+      'REQUEST:DROPPED: RESPONSE:FORWARDED:403',
+      'REQUEST:DROPPED: RESPONSE:FORWARDED:403',
+    ]);
+    expect(w.notices).toEqual([]);
+    expect(requestText({ method: 'POST', path: '/', host: '', body: 'hi' })).toBe('POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi');
   });
 });
