@@ -8,6 +8,10 @@ import { DuplicateDetector, LruMap } from '../../src/datapath/replay_memory.js';
 import { packetFacts, reverseTupleKey, tupleKey } from '../../src/datapath/replay_packet.js';
 import { ethernet, icmpEcho, tcp, udp } from '../../src/pcap/build.js';
 import { LINKTYPE_LINUX_SLL2 } from '../../src/pcap/linktype.js';
+import { join } from 'node:path';
+import { loadFiles } from '../../src/policy/load.js';
+import { compile } from '../../src/policy/compile.js';
+import { ROOT } from '../helpers/paths.js';
 import { DNS, DS, Feeder, MS, NODE1, NODE2, OUT, starwars, TF, XW } from './replay-fixture.js';
 
 let rp: Replayer;
@@ -183,6 +187,30 @@ describe('answers to dropped connections', () => {
       expect(f.send(synAck(DS, XW, 80, 40001)).outcome).not.toBe('consequence');
     } finally {
       small.close();
+    }
+  });
+});
+
+describe('IPv6', () => {
+  // The probe tests' cluster: x/a (fd00:1::10, node-1) takes TCP/80 from y/c (fd00:2::12,
+  // node-2); a Cilium deny keeps everyone off TCP/81 into namespace x.
+  const probeCluster = () => compile(loadFiles([join(ROOT, 'test/fixtures/probe/cluster.yaml'), join(ROOT, 'test/fixtures/probe/policies.yaml')]));
+
+  it('replays IPv6 between pods on two nodes, and a denylist drop with its consequence', async () => {
+    const r6 = await Replayer.open({ compiled: probeCluster(), engine: 'vm' });
+    try {
+      const f = new Feeder(r6);
+      const ok = f.send(syn('fd00:2::12', 'fd00:1::10', 40000, 80));
+      expect(ok.outcome).toBe('forwarded');
+      expect(ok.flows.map((x) => x.flow.node_name)).toEqual(['node-2', 'node-2', 'node-1', 'node-1']);
+      expect(ok.flows[0]!.flow.IP).toEqual({ source: 'fd00:2::12', destination: 'fd00:1::10', ipVersion: 'IPv6' });
+      expect(ok.flows.at(-1)!.flow.destination).toMatchObject({ namespace: 'x', pod_name: 'a' });
+      const denied = f.send(syn('fd00:2::12', 'fd00:1::10', 40001, 81));
+      expect(denied.outcome).toBe('dropped');
+      const answer = f.send(synAck('fd00:1::10', 'fd00:2::12', 81, 40001));
+      expect(answer).toMatchObject({ outcome: 'consequence', dropReason: denied.dropReason, relatedPacket: 2 });
+    } finally {
+      r6.close();
     }
   });
 });
