@@ -45,6 +45,9 @@
 /* Traffic direction as the endpoint sees it; also the low bit of a metrics index. */
 #define DIR_INGRESS 0
 #define DIR_EGRESS 1
+/* struct tuple.direction of a conntrack entry that remembers a service flow's backend, keyed by
+ * the flow's tuple as the client sent it (to the frontend): see lib/service.h. */
+#define CT_DIR_SERVICE 2
 
 /* Reserved identities, numbered as Cilium numbers them. */
 #define IDENTITY_ANY 0   /* in a policy key: any remote identity */
@@ -57,8 +60,11 @@
 #define DROP_INVALID 134          /* Invalid packet */
 #define DROP_CT_UNKNOWN_PROTO 137 /* CT: Unknown L4 protocol */
 #define DROP_UNKNOWN_L3 139       /* Unsupported L3 protocol */
+#define DROP_WRITE_ERROR 141      /* Failed to write or cast packet (a service translation failed) */
 #define DROP_CT_CREATE_FAILED 155 /* CT: Map insertion failed */
 #define DROP_INVALID_EXTHDR 156   /* Invalid IPv6 extension header */
+#define DROP_NO_SERVICE 158       /* Service backend not found */
+#define DROP_NAT_UNSUPP_PROTO 168 /* Unsupported protocol for NAT masquerade (SCTP port rewrite) */
 #define DROP_FRAG_NOT_FOUND 175   /* First logical datagram fragment not found */
 #define DROP_POLICY_DENY 181      /* Policy denied by denylist */
 
@@ -72,7 +78,7 @@ struct tuple {
 	__be16 dport;
 	__u8 protocol;
 	__u8 family; /* 4 or 6 */
-	__u8 direction; /* DIR_*: the program that created (or looks up) the entry */
+	__u8 direction; /* DIR_*: the program that created (or looks up) the entry; CT_DIR_SERVICE */
 	__u8 pad;
 };
 _Static_assert(sizeof(struct tuple) == 40, "struct tuple is 40 bytes (src/datapath/maps.ts)");

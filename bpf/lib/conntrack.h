@@ -16,7 +16,13 @@
  *   TCP, established                  21600 s (CT_CONNECTION_LIFETIME_TCP, 6 h)
  *   TCP, closing (RST, or both FINs)  10 s    (CT_CLOSE_TIMEOUT)
  *   UDP, SCTP, ICMP                   60 s    (CT_CONNECTION_LIFETIME_NONTCP)
- * An entry past its expiry is deleted when found, and the packet is looked at afresh. */
+ * An entry past its expiry is deleted when found, and the packet is looked at afresh.
+ *
+ * Service translation keeps its state here too (lib/service.h): a flow to a service frontend has
+ * a second entry, of direction CT_DIR_SERVICE and keyed by the tuple as the client sent it, that
+ * remembers the backend; the flow's own entry (keyed by the translated tuple) carries the backend
+ * id and the frontend's reverse-NAT index, so its replies are rewritten back. Both follow the
+ * timeouts above. */
 #ifndef TWINPATH_DP_CONNTRACK_H
 #define TWINPATH_DP_CONNTRACK_H
 
@@ -56,11 +62,14 @@ struct ct_entry {
 	__u8 tcp_flags_fwd; /* every TCP flag seen, per side */
 	__u8 tcp_flags_rev;
 	__u8 state;         /* CT_S_* */
-	__u8 pad[7];
+	__u8 pad;
+	__u16 rev_nat;      /* a service flow: its frontend's reverse-NAT index (lib/lb.h); else 0 */
+	__u32 backend_id;   /* a service flow: the backend chosen for it; else 0 */
 };
 _Static_assert(sizeof(struct ct_entry) == 56, "struct ct_entry is 56 bytes");
 _Static_assert(__builtin_offsetof(struct ct_entry, rule_id) == 40, "ct_entry.rule_id at 40");
 _Static_assert(__builtin_offsetof(struct ct_entry, state) == 48, "ct_entry.state at 48");
+_Static_assert(__builtin_offsetof(struct ct_entry, backend_id) == 52, "ct_entry.backend_id at 52");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -100,6 +109,13 @@ static __always_inline struct ct_entry *ct_find(const struct tuple *key, __u64 n
 		return NULL;
 	}
 	return e;
+}
+
+/* A fresh SYN (no ACK) on a closing TCP connection: the tuple is being reused for a new one. */
+static __always_inline int ct_reopens(const struct ct_entry *e, const struct packet *p)
+{
+	return (e->state & CT_S_CLOSING) && p->tuple.protocol == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
 /* TCP flags, state and expiry after one more packet of the connection. */
@@ -158,8 +174,7 @@ static __always_inline int ct_lookup(const struct packet *p, __u64 now, struct c
 	e = ct_find(&p->tuple, now);
 	if (e) {
 		/* A fresh SYN on a closing connection starts a new one, decided by policy again. */
-		if ((e->state & CT_S_CLOSING) && (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-		    p->tuple.protocol == IPPROTO_TCP) {
+		if (ct_reopens(e, p)) {
 			bpf_map_delete_elem(&cilium_ct_global, &p->tuple);
 			return CT_NEW;
 		}
@@ -177,20 +192,30 @@ static __always_inline int ct_lookup(const struct packet *p, __u64 now, struct c
 	return CT_NEW;
 }
 
-/* An entry for an allowed new flow: 0, or DROP_CT_CREATE_FAILED. */
-static __always_inline int ct_create(const struct packet *p, __u64 now, __u32 rule_id, __u16 proxy_port)
+/* An entry for an allowed new flow under `key` (the packet's tuple, or for a service entry the
+ * tuple as the client sent it): 0, or DROP_CT_CREATE_FAILED. */
+static __always_inline int ct_create_at(const struct tuple *key, const struct packet *p, __u64 now, __u32 rule_id,
+					__u16 proxy_port, __u16 rev_nat, __u32 backend_id)
 {
 	struct ct_entry e = {
 		.rule_id = rule_id,
 		.proxy_port = proxy_port,
 		.packets_fwd = 1,
 		.bytes_fwd = p->len,
+		.rev_nat = rev_nat,
+		.backend_id = backend_id,
 	};
 
 	ct_update_state(&e, p, 0, now);
-	if (bpf_map_update_elem(&cilium_ct_global, &p->tuple, &e, BPF_ANY))
+	if (bpf_map_update_elem(&cilium_ct_global, key, &e, BPF_ANY))
 		return DROP_CT_CREATE_FAILED;
 	return 0;
+}
+
+static __always_inline int ct_create(const struct packet *p, __u64 now, __u32 rule_id, __u16 proxy_port,
+				     __u16 rev_nat, __u32 backend_id)
+{
+	return ct_create_at(&p->tuple, p, now, rule_id, proxy_port, rev_nat, backend_id);
 }
 
 #endif

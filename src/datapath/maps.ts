@@ -1,6 +1,8 @@
 // The TypeScript side of the endpoint datapath's maps (bpf/datapath/endpoint.bpf.c): where the
-// object is, the names of its programs, and DatapathMaps, which writes endpoints, ipcache and
-// policy entries into either engine's maps and reads conntrack and counters back, decoded.
+// object is, the names of its programs, and DatapathMaps, which writes endpoints (by interface and
+// by address), ipcache and policy entries into either engine's maps and reads conntrack (flow
+// entries and the service entries that keep a flow's backend) and counters back, decoded. The
+// service maps themselves (bpf/lib/lb.h) are src/lb's.
 //
 // The byte layouts mirror the structs in bpf/lib/*.h. They are written down once more here
 // (LAYOUTS) and test/datapath/maps.test.ts checks every offset and size against the object's BTF,
@@ -19,9 +21,14 @@ export const DATAPATH_OBJECT: string = fileURLToPath(new URL('../../bpf/datapath
 export const PROG_FROM_ENDPOINT = 'cil_from_container';
 /** Traffic arriving at a pod (tc egress of the host-side veth): the endpoint's ingress policy. */
 export const PROG_TO_ENDPOINT = 'cil_to_container';
+/** Traffic arriving at the node from outside (tc ingress of its external interface): NodePort and
+ * externalIP translation, then the destination endpoint's ingress policy. */
+export const PROG_FROM_NETDEV = 'cil_from_netdev';
 
 /** Map names in the object. */
 export const MAP_ENDPOINTS = 'cilium_endpoints';
+/** Endpoint addresses -> interface index (how cil_from_netdev finds the destination endpoint). */
+export const MAP_LXC = 'cilium_lxc';
 export const MAP_IPCACHE = 'cilium_ipcache';
 export const MAP_POLICY = 'cilium_policy_v2';
 export const MAP_CONNTRACK = 'cilium_ct_global';
@@ -41,6 +48,8 @@ export const POLICY_STATIC_PREFIX = 72;
 const DIR: Record<Direction, number> = { ingress: 0, egress: 1 };
 const CT_S_SEEN_NON_SYN = 0x1;
 const CT_S_CLOSING = 0x2;
+/** tuple.direction of a service entry (bpf/lib/common.h CT_DIR_SERVICE). */
+const CT_DIR_SERVICE = 2;
 
 /** Struct layouts (byte offsets and sizes) as bpf/lib/*.h defines them; checked against BTF. */
 export const LAYOUTS = {
@@ -54,9 +63,11 @@ export const LAYOUTS = {
     size: 56,
     fields: {
       expires: 0, packets_fwd: 8, bytes_fwd: 16, packets_rev: 24, bytes_rev: 32, rule_id: 40, proxy_port: 44,
-      tcp_flags_fwd: 46, tcp_flags_rev: 47, state: 48, pad: 49,
+      tcp_flags_fwd: 46, tcp_flags_rev: 47, state: 48, pad: 49, rev_nat: 50, backend_id: 52,
     },
   },
+  endpoint_key: { size: 20, fields: { family: 0, pad: 1, addr: 4 } },
+  endpoint_ref: { size: 4, fields: { ifindex: 0 } },
   frag_key: { size: 40, fields: { saddr: 0, daddr: 16, id: 32, protocol: 36, family: 37, pad: 38 } },
   frag_l4: { size: 8, fields: { sport: 0, dport: 2, icmp_type: 4, icmp_code: 5, pad: 6 } },
   metrics_value: { size: 16, fields: { packets: 0, bytes: 8 } },
@@ -163,6 +174,38 @@ export interface ConntrackEntry {
   /** TCP: 'syn' until a segment without SYN, then 'established', 'closing' after RST or both
    * FINs. Other protocols: 'open'. */
   state: 'syn' | 'established' | 'closing' | 'open';
+  /** A service flow (its first packet was DNATed to a backend): the frontend's reverse-NAT index,
+   * by which replies are rewritten back, and the backend's id; 0 otherwise. */
+  revNat: number;
+  backendId: number;
+}
+
+/** A service entry: the backend a flow to a frontend keeps (keyed by the flow as the client sent
+ * it, to the frontend). Replies never touch it, so its counters are the client's packets. */
+export interface ServiceConntrackEntry {
+  family: 4 | 6;
+  client: string;
+  clientPort: number;
+  frontend: string;
+  frontendPort: number;
+  protocol: number;
+  backendId: number;
+  revNat: number;
+  expiresNs: bigint;
+  packets: bigint;
+  bytes: bigint;
+  state: ConntrackEntry['state'];
+}
+
+/** A connection's tuple, to look its conntrack entry up: as its first packet carried it (after
+ * service translation: to the backend), and the program that made the entry. */
+export interface ConntrackTuple {
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  direction: Direction;
 }
 
 export interface Counter {
@@ -306,6 +349,42 @@ export function encodeEndpoint(ep: EndpointInfo): Uint8Array {
   return v;
 }
 
+/** struct tuple: the conntrack key of a connection (direction: 0 ingress, 1 egress, 2 service). */
+export function encodeTuple(t: { src: string; dst: string; srcPort: number; dstPort: number; protocol: number }, direction: number): Uint8Array {
+  const where = `tuple ${t.src}:${t.srcPort} -> ${t.dst}:${t.dstPort}/${t.protocol}`;
+  const a = parsePrefix(t.src);
+  const b = parsePrefix(t.dst);
+  const host = (p: ParsedPrefix) => p.len === (p.family === 4 ? 32 : 128);
+  if (!host(a) || !host(b)) throw new TwinpathError('DATAPATH_ERROR', `${where}: the addresses must be single addresses`);
+  if (a.family !== b.family) throw new TwinpathError('DATAPATH_ERROR', `${where}: the addresses are of different families`);
+  checkU32(`${where}: source port`, t.srcPort, 0xffff);
+  checkU32(`${where}: destination port`, t.dstPort, 0xffff);
+  checkU32(`${where}: protocol`, t.protocol, 0xff);
+  const f = LAYOUTS.tuple.fields;
+  const k = u8(LAYOUTS.tuple.size);
+  const dv = view(k);
+  k.set(a.family === 4 ? a.addr.subarray(0, 4) : a.addr, f.saddr);
+  k.set(b.family === 4 ? b.addr.subarray(0, 4) : b.addr, f.daddr);
+  dv.setUint16(f.sport, t.srcPort, false);
+  dv.setUint16(f.dport, t.dstPort, false);
+  k[f.protocol] = t.protocol;
+  k[f.family] = a.family;
+  k[f.direction] = direction;
+  return k;
+}
+
+function ctState(protocol: number, st: number): ConntrackEntry['state'] {
+  return protocol !== 6 ? 'open' : st & CT_S_CLOSING ? 'closing' : st & CT_S_SEEN_NON_SYN ? 'established' : 'syn';
+}
+
+export function decodeServiceConntrack(key: Uint8Array, value: Uint8Array): ServiceConntrackEntry {
+  const e = decodeConntrack(key, value);
+  return {
+    family: e.family, client: e.src, clientPort: e.srcPort, frontend: e.dst, frontendPort: e.dstPort, protocol: e.protocol,
+    backendId: e.backendId, revNat: e.revNat, expiresNs: e.expiresNs, packets: e.packetsFwd, bytes: e.bytesFwd, state: e.state,
+  };
+}
+
 export function decodeConntrack(key: Uint8Array, value: Uint8Array): ConntrackEntry {
   const kf = LAYOUTS.tuple.fields;
   const vf = LAYOUTS.ct_entry.fields;
@@ -332,8 +411,21 @@ export function decodeConntrack(key: Uint8Array, value: Uint8Array): ConntrackEn
     proxyPort: vd.getUint16(vf.proxy_port, true),
     tcpFlagsFwd: value[vf.tcp_flags_fwd]!,
     tcpFlagsRev: value[vf.tcp_flags_rev]!,
-    state: protocol !== 6 ? 'open' : st & CT_S_CLOSING ? 'closing' : st & CT_S_SEEN_NON_SYN ? 'established' : 'syn',
+    state: ctState(protocol, st),
+    revNat: vd.getUint16(vf.rev_nat, true),
+    backendId: vd.getUint32(vf.backend_id, true),
   };
+}
+
+/** struct endpoint_key: one address of a local endpoint (cilium_lxc). */
+export function encodeEndpointKey(ip: string): Uint8Array {
+  const p = parsePrefix(ip);
+  if (p.len !== (p.family === 4 ? 32 : 128)) throw new TwinpathError('DATAPATH_ERROR', `"${ip}" is not a single address`);
+  const f = LAYOUTS.endpoint_key.fields;
+  const k = u8(LAYOUTS.endpoint_key.size);
+  k[f.family] = p.family;
+  k.set(p.family === 4 ? p.addr.subarray(0, 4) : p.addr, f.addr);
+  return k;
 }
 
 function u32Key(n: number): Uint8Array {
@@ -348,6 +440,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
 function sortedEntries(m: EngineMap): Array<[Uint8Array, Uint8Array]> {
   return m.entries().sort((x, y) => compareBytes(x[0], y[0]));
 }
@@ -356,6 +450,7 @@ function sortedEntries(m: EngineMap): Array<[Uint8Array, Uint8Array]> {
 export class DatapathMaps {
   readonly obj: EngineObject;
   readonly #endpoints: EngineMap;
+  readonly #lxc: EngineMap;
   readonly #ipcache: EngineMap;
   readonly #policy: EngineMap;
   readonly #ct: EngineMap;
@@ -369,6 +464,7 @@ export class DatapathMaps {
       return m;
     };
     this.#endpoints = need(MAP_ENDPOINTS);
+    this.#lxc = need(MAP_LXC);
     this.#ipcache = need(MAP_IPCACHE);
     this.#policy = need(MAP_POLICY);
     this.#ct = need(MAP_CONNTRACK);
@@ -379,12 +475,31 @@ export class DatapathMaps {
     // No packet runs on ifindex 0 (and cb[0] = 0 means "use skb->ifindex").
     if (ifindex === 0) throw new TwinpathError('DATAPATH_ERROR', `endpoint ${ep.namespace}/${ep.pod}: interface index 0 names no interface`);
     checkU32('interface index', ifindex);
-    this.#endpoints.update(u32Key(ifindex), encodeEndpoint(ep));
+    const value = encodeEndpoint(ep);
+    const keys = ep.ips.map(encodeEndpointKey);
+    // Every check is done: now the writes. The endpoint first, so an address never leads to an
+    // interface the endpoints map lacks; an address the endpoint no longer has is dropped.
+    const ref = u32Key(ifindex);
+    this.#endpoints.update(ref, value);
+    const mine = new Set(keys.map(hex));
+    for (const [k, v] of this.#lxc.entries()) if (hex(v) === hex(ref) && !mine.has(hex(k))) deleteIfPresent(this.#lxc, k);
+    for (const k of keys) this.#lxc.update(k, ref);
   }
 
   deleteEndpoint(ifindex: number): void {
     checkU32('interface index', ifindex);
-    deleteIfPresent(this.#endpoints, u32Key(ifindex));
+    const ref = u32Key(ifindex);
+    for (const [k, v] of this.#lxc.entries()) if (hex(v) === hex(ref)) deleteIfPresent(this.#lxc, k);
+    deleteIfPresent(this.#endpoints, ref);
+  }
+
+  /** Endpoint addresses and the interface each leads to (cilium_lxc), sorted by address bytes. */
+  endpointAddresses(): Array<{ ip: string; ifindex: number }> {
+    const f = LAYOUTS.endpoint_key.fields;
+    return sortedEntries(this.#lxc).map(([k, v]) => ({
+      ip: formatIp(k.subarray(f.addr, f.addr + (k[f.family] === 6 ? 16 : 4))),
+      ifindex: view(v).getUint32(0, true),
+    }));
   }
 
   setIpcache(prefix: string, identity: number): void {
@@ -436,9 +551,32 @@ export class DatapathMaps {
     for (const [k] of this.#ct.entries()) deleteIfPresent(this.#ct, k);
   }
 
-  /** Every live or expired-but-not-yet-collected entry, in key byte order. */
+  /** Every live or expired-but-not-yet-collected connection entry, in key byte order (service
+   * entries apart: serviceConntrack()). */
   conntrack(): ConntrackEntry[] {
-    return sortedEntries(this.#ct).map(([k, v]) => decodeConntrack(k, v));
+    const dir = LAYOUTS.tuple.fields.direction;
+    return sortedEntries(this.#ct).filter(([k]) => k[dir] !== CT_DIR_SERVICE).map(([k, v]) => decodeConntrack(k, v));
+  }
+
+  /** The entries that keep service flows on their backends, in key byte order. */
+  serviceConntrack(): ServiceConntrackEntry[] {
+    const dir = LAYOUTS.tuple.fields.direction;
+    return sortedEntries(this.#ct).filter(([k]) => k[dir] === CT_DIR_SERVICE).map(([k, v]) => decodeServiceConntrack(k, v));
+  }
+
+  /** The entry of one connection, or undefined (the tuple as its first packet carried it after
+   * service translation, and the program that made it). */
+  conntrackEntry(t: ConntrackTuple): ConntrackEntry | undefined {
+    const key = encodeTuple(t, directionOf(t.direction, 'conntrack lookup'));
+    const v = this.#ct.lookup(key);
+    return v ? decodeConntrack(key, v) : undefined;
+  }
+
+  /** The service entry of a flow from a client to a frontend, or undefined. */
+  serviceConntrackEntry(t: { client: string; clientPort: number; frontend: string; frontendPort: number; protocol: number }): ServiceConntrackEntry | undefined {
+    const key = encodeTuple({ src: t.client, dst: t.frontend, srcPort: t.clientPort, dstPort: t.frontendPort, protocol: t.protocol }, CT_DIR_SERVICE);
+    const v = this.#ct.lookup(key);
+    return v ? decodeServiceConntrack(key, v) : undefined;
   }
 
   /** Non-zero counters, by reason then direction (ingress first); reason 0 is forwarded. */

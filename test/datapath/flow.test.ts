@@ -89,8 +89,58 @@ describe('decodeFlowEvent', () => {
     expect(arp).toMatchObject({ family: 0, src: '', dst: '', noEndpoint: true, ctState: 'none', policyMatch: 'none' });
   });
 
+  it('decodes the service translation of a request and of a reply, and none when no frontend was involved', () => {
+    const dnat = decodeFlowEvent(record((dv, b) => {
+      b[f.verdict] = 1;
+      b[f.obs_point] = 1;
+      b[f.direction] = 1;
+      b[f.family] = 4;
+      b.set(parseIp('10.0.0.7'), f.src);
+      b.set(parseIp('10.0.1.3'), f.dst);
+      b.set(parseIp('10.96.0.10'), f.svc_addr);
+      dv.setUint16(f.svc_port, 80, true);
+      dv.setUint32(f.backend_id, 3, true);
+      dv.setUint16(f.rev_nat, 2, true);
+      b[f.lb_xlate] = 1;
+      b[f.lb_sel] = 3;
+      dv.setUint16(f.svc_flags, 0x2 | 0x1, true);
+    }));
+    expect(dnat.service).toEqual({
+      translation: 'dnat', frontend: '10.96.0.10', frontendPort: 80, backendId: 3, revNatIndex: 2,
+      selection: 'maglev', frontendType: 'ClusterIP', local: false, affinity: true,
+    });
+    const rev = decodeFlowEvent(record((dv, b) => {
+      b[f.obs_point] = 3;
+      b[f.family] = 6;
+      b.set(parseIp('fd00:96::a'), f.svc_addr);
+      dv.setUint16(f.svc_port, 30080, true);
+      dv.setUint32(f.backend_id, 9, true);
+      dv.setUint16(f.rev_nat, 5, true);
+      b[f.lb_xlate] = 2;
+    }));
+    expect(rev.observationPoint).toBe('from-network');
+    expect(rev.service).toEqual({ translation: 'rev-nat', frontend: 'fd00:96::a', frontendPort: 30080, backendId: 9, revNatIndex: 5 });
+    const nobackend = decodeFlowEvent(record((dv, b) => {
+      b[f.verdict] = 2;
+      b[f.drop_reason] = 158;
+      b[f.family] = 4;
+      b.set(parseIp('10.96.0.99'), f.svc_addr);
+      dv.setUint16(f.svc_port, 80, true);
+      dv.setUint16(f.rev_nat, 7, true);
+      dv.setUint16(f.svc_flags, 0x4 | 0x10, true);
+    }));
+    expect(nobackend).toMatchObject({ dropReasonName: 'Service backend not found' });
+    expect(nobackend.service).toEqual({ translation: 'none', frontend: '10.96.0.99', frontendPort: 80, backendId: 0, revNatIndex: 7, frontendType: 'NodePort', local: true, affinity: false });
+    expect(decodeFlowEvent(record(() => {})).service).toBeUndefined();
+    // A record of an object older than the service fields: 80 bytes, read without them.
+    const old = record((_dv, b) => { b[f.family] = 4; b[f.lb_xlate] = 1; }).subarray(0, 80);
+    expect(decodeFlowEvent(old)).toMatchObject({ family: 4 });
+    expect(decodeFlowEvent(old).service).toBeUndefined();
+    expect(() => decodeFlowEvent(new Uint8Array(96))).toThrow(/112 bytes/);
+  });
+
   it('names every reason the datapath uses with Cilium\'s words, and says so for others', () => {
-    expect(Object.keys(DROP_REASONS).map(Number)).toEqual([133, 134, 137, 139, 155, 156, 175, 181]);
+    expect(Object.keys(DROP_REASONS).map(Number)).toEqual([133, 134, 137, 139, 141, 155, 156, 158, 168, 175, 181]);
     expect(decodeFlowEvent(record((_dv, b) => { b[f.verdict] = 2; b[f.drop_reason] = 200; })).dropReasonName).toBe('unknown reason 200');
   });
 

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { findType, resolveType, type Btf } from '../../src/elf/btf.js';
 import {
-  DatapathMaps, ENDPOINT_SIM_MARKER, LAYOUTS, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_FRAGMENTS, MAP_IPCACHE, MAP_METRICS,
-  MAP_POLICY, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT, decodePolicyEntry, encodeIpcacheKey, encodePolicyKey, encodePolicyValue,
+  DatapathMaps, ENDPOINT_SIM_MARKER, LAYOUTS, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_FRAGMENTS, MAP_IPCACHE, MAP_LXC, MAP_METRICS,
+  MAP_POLICY, PROG_FROM_ENDPOINT, PROG_FROM_NETDEV, PROG_TO_ENDPOINT, decodePolicyEntry, encodeIpcacheKey, encodePolicyKey, encodePolicyValue,
   endpointContext, parsePrefix,
 } from '../../src/datapath/maps.js';
 import { EVENTS_MAP, FLOW_EVENT_LAYOUT } from '../../src/datapath/flow.js';
@@ -52,6 +52,7 @@ describe('layouts against the object', () => {
       return [name(m.keyTypeId), name(m.valueTypeId), m.keySize, m.valueSize];
     };
     expect(kv(MAP_ENDPOINTS)).toEqual(['unsigned int', 'endpoint_info', 4, 32]);
+    expect(kv(MAP_LXC)).toEqual(['endpoint_key', 'endpoint_ref', 20, 4]);
     expect(kv(MAP_IPCACHE)).toEqual(['ipcache_key', 'ipcache_value', 24, 4]);
     expect(kv(MAP_POLICY)).toEqual(['policy_key', 'policy_entry', 16, 8]);
     expect(kv(MAP_CONNTRACK)).toEqual(['tuple', 'ct_entry', 40, 56]);
@@ -65,10 +66,11 @@ describe('layouts against the object', () => {
     });
   });
 
-  it('the two programs are tc programs with Cilium names', () => {
+  it('the three programs are tc programs with Cilium names', () => {
     expect(OBJECT_SPEC.programs.map((p) => [p.name, p.section, p.hook])).toEqual([
       [PROG_FROM_ENDPOINT, 'tc', 'tc'],
       [PROG_TO_ENDPOINT, 'tc', 'tc'],
+      [PROG_FROM_NETDEV, 'tc', 'tc'],
     ]);
   });
 });
@@ -178,6 +180,31 @@ function mapTests(kind: EngineKind): void {
     }
   });
 
+  it('endpoint addresses follow the endpoint: written, changed, deleted with it', async () => {
+    const { obj, maps } = await openDatapath(kind);
+    try {
+      maps.setEndpoint(A.ifindex, A.ep);
+      maps.setEndpoint(B.ifindex, B.ep);
+      expect(maps.endpointAddresses()).toEqual([
+        { ip: A.v4, ifindex: A.ifindex },
+        { ip: B.v4, ifindex: B.ifindex },
+        { ip: A.v6, ifindex: A.ifindex },
+        { ip: B.v6, ifindex: B.ifindex },
+      ]);
+      // A changes its IPv4 address and loses its IPv6 one.
+      maps.setEndpoint(A.ifindex, { ...A.ep, ips: ['10.0.1.9'] });
+      expect(maps.endpointAddresses().filter((e) => e.ifindex === A.ifindex)).toEqual([{ ip: '10.0.1.9', ifindex: A.ifindex }]);
+      maps.deleteEndpoint(B.ifindex);
+      expect(maps.endpointAddresses()).toEqual([{ ip: '10.0.1.9', ifindex: A.ifindex }]);
+      expect(maps.serviceConntrack()).toEqual([]);
+      expect(maps.conntrackEntry({ src: A.v4, dst: B.v4, srcPort: 1, dstPort: 2, protocol: 6, direction: 'egress' })).toBeUndefined();
+      expectCode(() => maps.conntrackEntry({ src: A.v4, dst: B.v6, srcPort: 1, dstPort: 2, protocol: 6, direction: 'egress' }), 'DATAPATH_ERROR');
+      expectCode(() => maps.conntrackEntry({ src: A.v4, dst: B.v4, srcPort: 70000, dstPort: 2, protocol: 6, direction: 'egress' }), 'DATAPATH_ERROR');
+    } finally {
+      obj.close();
+    }
+  });
+
   it('a map write that fails changes nothing', async () => {
     const { obj, maps } = await openDatapath(kind);
     try {
@@ -186,9 +213,11 @@ function mapTests(kind: EngineKind): void {
       expectCode(() => maps.setEndpoint(5, { ...A.ep, id: 0 }), 'DATAPATH_ERROR');
       expectCode(() => maps.setEndpoint(5, { ...A.ep, ips: ['10.0.0.0/8'] }), 'DATAPATH_ERROR');
       expectCode(() => maps.setEndpoint(0, A.ep), 'DATAPATH_ERROR');
+      expectCode(() => maps.setEndpoint(5, { ...A.ep, ips: ['10.0.0.1', 'fd00::1/64'] }), 'DATAPATH_ERROR');
       expect(maps.policyEntries()).toEqual([]);
       expect(maps.ipcacheEntries()).toEqual([]);
       expect(maps.endpoints()).toEqual([]);
+      expect(maps.endpointAddresses()).toEqual([]);
     } finally {
       obj.close();
     }
