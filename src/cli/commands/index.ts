@@ -6,6 +6,7 @@ import { registerExplain } from './explain.js';
 import { registerDisasm } from './disasm.js';
 import { registerInspect } from './inspect.js';
 import { registerLab } from './lab.js';
+import { registerNode } from './node.js';
 import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
 import { registerReachability } from './reachability.js';
@@ -13,4 +14,4 @@ import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerLab, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerLab, registerNode, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];

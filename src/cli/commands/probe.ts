@@ -1,6 +1,8 @@
-// `twinpath probe --cluster FILE... --policy FILE... --probes FILE [--engine vm|kernel]
+// `twinpath probe --cluster FILE... --policy FILE... --probes FILE [--engine vm|kernel|live]
 // [--output json|table] [--flows]`: whether each probed connection gets through, decided by
-// running its packets through the datapath programs (src/datapath/probe.ts). The JSON shape is
+// running its packets through the datapath programs (src/datapath/probe.ts), or, with
+// `--engine live [--sandbox NAME] [--timeout MS]`, by opening the real connections in a sandbox
+// with the programs attached to its nodes (src/node/live.ts). The JSON shape is
 // a contract (design.md, "Command-line contracts"): the probes array, same order, each with
 // `allowed` and the verdict details; fields may only be added.
 //
@@ -13,7 +15,10 @@ import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNo
 import type { CommandRegistrar } from '../main.js';
 import { TwinpathError, type ErrorLocation } from '../../errors.js';
 import { PROBE_PROTOCOLS, runProbes, type ProbeLocator, type ProbeResult, type ProbeSpec } from '../../datapath/probe.js';
-import { inputOptions, loadCompiled } from './policy.js';
+import { inputOptions } from './policy.js';
+import { loadFiles } from '../../policy/load.js';
+import { compile } from '../../policy/compile.js';
+import { liveProbes } from '../../node/live.js';
 
 export const registerProbe: CommandRegistrar = (y, ctx) =>
   y.command(
@@ -22,13 +27,26 @@ export const registerProbe: CommandRegistrar = (y, ctx) =>
     (a) =>
       inputOptions(a)
         .option('probes', { type: 'string', demandOption: true, describe: 'JSON array of {"from", "to", "port", "protocol"}' })
-        .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
+        .option('engine', { choices: ['vm', 'kernel', 'live'] as const, default: 'vm' as const, describe: 'where the programs run (live: real connections in a sandbox)' })
+        .option('sandbox', { type: 'string', describe: 'with --engine live: probe in this sandbox (default: a throwaway one built from --cluster)' })
+        .option('timeout', { type: 'number', describe: 'with --engine live: milliseconds a probe waits for its answer (default 1000)' })
         .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'output format' })
         .option('flows', { type: 'boolean', default: false, describe: 'with --output json: include every flow event of each probe' }),
     async (args) => {
       const file = readProbeFile(args.probes);
-      const compiled = loadCompiled(args.cluster, args.policy);
-      const results = await runProbes({ compiled, probes: file.probes, engine: args.engine, locate: file.locate });
+      if (args.engine !== 'live' && (args.sandbox !== undefined || args.timeout !== undefined)) {
+        throw new TwinpathError('USAGE', '--sandbox and --timeout go with --engine live');
+      }
+      const inputs = loadFiles([...args.cluster, ...args.policy]);
+      const compiled = compile(inputs);
+      const results =
+        args.engine === 'live'
+          ? await liveProbes({
+              compiled, cluster: inputs.cluster, clusterFiles: args.cluster, policyFiles: args.policy, probes: file.probes, locate: file.locate,
+              ...(args.sandbox !== undefined ? { sandbox: args.sandbox } : {}),
+              ...(args.timeout !== undefined ? { timeoutMs: args.timeout } : {}),
+            })
+          : await runProbes({ compiled, probes: file.probes, engine: args.engine, locate: file.locate });
       ctx.io.out(args.output === 'json' ? probesJson(results, args.flows) : probesTable(results));
     },
   );
