@@ -8,7 +8,14 @@
  * left. A run cannot loop, so a runaway program is still stopped, and the accounting is exact:
  * when a run overdraws, the error names the first instruction the budget did not cover, and any
  * other error inside an overdrawn run is reported as the budget error it would have been.
- * Helper calls end a run too, so no helper runs past the budget. */
+ * Helper calls end a run too, so no helper runs past the budget.
+ *
+ * The loop itself is in interp_loop.h, compiled twice: run() for ordinary runs and run_traced()
+ * for runs that record every instruction they complete into vm_exec_trace (a ring, so a long run
+ * keeps its last records). A run picks one at its start, so tracing costs the untraced loop
+ * nothing. A traced record is written after the instruction completes: one that faults has none,
+ * and the error names it. Records are not trimmed to the budget: when a straight-line run
+ * overdraws it, the instructions of that run executed before the error are in the trace. */
 #include "vm.h"
 #include "maps.h"
 
@@ -86,29 +93,6 @@ static inline u16 bswap16(u16 v) { return __builtin_bswap16(v); }
 static inline u32 bswap32(u32 v) { return __builtin_bswap32(v); }
 static inline u64 bswap64(u64 v) { return __builtin_bswap64(v); }
 
-/* Runs from `start` in a new frame at st->depth with r1-r5 = args, until that frame exits.
- * The main program and every callback go through here; the budget lives in st->left. */
-static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, u64 *ret) {
-  const struct vm_prog *prog = st->prog;
-  const struct dinsn *code = prog->code;
-  const u32 *ord = prog->ord;
-  struct vm_run_config *const cfg = st->cfg;
-  u64 reg[11];
-  struct frame frames[EBPF_MAX_CALL_FRAMES];
-  const u32 base = st->depth; /* global index of this run's first frame */
-  u32 depth = base;
-  const struct dinsn *ip = start; /* the next instruction */
-  const struct dinsn *blk = start; /* first instruction of the current straight-line run */
-  const struct dinsn *i = start;
-  const u32 stack_top = STACK_TOP;
-  u32 stack_lo = stack_top - EBPF_STACK_SIZE * (depth + 1);
-  u32 stack_len = stack_top - stack_lo;
-  const u64 budget = st->left;
-  u64 left = budget;
-  /* The first region (the packet or the input) is checked inline like the stack; the rest in
-   * region_ok. An empty or read-only first region is left to region_ok. Helpers that move the
-   * packet change it, so it is reloaded after every helper call. */
-  u32 hot_lo = 0, hot_len = 0;
 #define RELOAD_HOT()                                                                          \
   do {                                                                                        \
     const struct vm_region *r0_ = cfg->n_regions ? &cfg->regions[0] : NULL;                   \
@@ -116,17 +100,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
     hot_lo = rw_ ? r0_->lo : 0;                                                               \
     hot_len = rw_ ? r0_->len : 0;                                                             \
   } while (0)
-  RELOAD_HOT();
-  u64 bad_addr = 0;
-  u32 bad_size = 0, bad_access = 0;
-  u32 fail_status = 0, fail_detail = 0;
 
-  if (depth >= EBPF_MAX_CALL_FRAMES) return report(prog, VM_ERR_CALL_DEPTH, (u32)(start - code), depth + 1);
-  reg[0] = 0;
-  for (int k = 0; k < 5; k++) reg[k + 1] = args[k];
-  reg[6] = reg[7] = reg[8] = reg[9] = 0;
-  reg[10] = stack_lo + EBPF_STACK_SIZE;
-  vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
 
 /* Hands the budget and the stack in use to a helper, and takes them back after it. */
 #define BEFORE_HELPER()                                                                       \
@@ -150,6 +124,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
     if (unlikely(st->tail_target != NULL)) {                                                  \
       const struct vm_prog *t_ = st->tail_target;                                             \
       st->tail_target = NULL;                                                                 \
+      TR(t_tail = t_;)                                                                        \
       st->prog = prog = t_;                                                                   \
       code = t_->code;                                                                        \
       ord = t_->ord;                                                                          \
@@ -172,6 +147,7 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
       bad_addr = a_; bad_size = SIZE; bad_access = KIND;                                    \
       goto oob;                                                                             \
     }                                                                                       \
+    TR(t_addr = a_; t_size = (SIZE);)                                                       \
     (u8 *)(uptr)(u32)a_;                                                                    \
   })
 #define RD(ADDR, SIZE) ACCESS(ADDR, SIZE, VM_ACCESS_READ, VM_REGION_READ)
@@ -252,236 +228,125 @@ static u32 run(struct vm_state *st, const struct dinsn *start, const u64 *args, 
   atomic_done_##T:                                                                            \
     break; }
 
-  for (;;) {
-    i = ip++;
-    switch (i->op) {
-      BINOP(EBPF_ALU_ADD, +)
-      BINOP(EBPF_ALU_SUB, -)
-      BINOP(EBPF_ALU_MUL, *)
-      BINOP(EBPF_ALU_OR, |)
-      BINOP(EBPF_ALU_AND, &)
-      BINOP(EBPF_ALU_XOR, ^)
-      SHIFT(EBPF_ALU_LSH, u64, u32, <<)
-      SHIFT(EBPF_ALU_RSH, u64, u32, >>)
-      SHIFT(EBPF_ALU_ARSH, s64, s32, >>)
-
-    /* Division and modulo as RFC 9669 defines them: x / 0 = 0, x % 0 = x; the signed forms
-     * (off = 1) truncate toward zero, and INT_MIN / -1 wraps instead of trapping. */
-    case EBPF_CLS_ALU64 | EBPF_ALU_DIV | EBPF_SRC_K:
-    case EBPF_CLS_ALU64 | EBPF_ALU_DIV | EBPF_SRC_X: {
-      u64 d = (i->op & EBPF_SRC_X) ? SRC : IMM;
-      if (d == 0) DST = 0;
-      else if (i->off == 0) DST = DST / d;
-      else if ((s64)d == -1) DST = -DST;
-      else DST = (u64)((s64)DST / (s64)d);
-      break;
-    }
-    case EBPF_CLS_ALU | EBPF_ALU_DIV | EBPF_SRC_K:
-    case EBPF_CLS_ALU | EBPF_ALU_DIV | EBPF_SRC_X: {
-      u32 d = (i->op & EBPF_SRC_X) ? SRC32 : IMM32;
-      if (d == 0) DST = 0;
-      else if (i->off == 0) DST = DST32 / d;
-      else if ((s32)d == -1) DST = (u32)-DST32;
-      else DST = (u32)((s32)DST32 / (s32)d);
-      break;
-    }
-    case EBPF_CLS_ALU64 | EBPF_ALU_MOD | EBPF_SRC_K:
-    case EBPF_CLS_ALU64 | EBPF_ALU_MOD | EBPF_SRC_X: {
-      u64 d = (i->op & EBPF_SRC_X) ? SRC : IMM;
-      if (d == 0) break;
-      if (i->off == 0) DST = DST % d;
-      else if ((s64)d == -1) DST = 0;
-      else DST = (u64)((s64)DST % (s64)d);
-      break;
-    }
-    case EBPF_CLS_ALU | EBPF_ALU_MOD | EBPF_SRC_K:
-    case EBPF_CLS_ALU | EBPF_ALU_MOD | EBPF_SRC_X: {
-      u32 d = (i->op & EBPF_SRC_X) ? SRC32 : IMM32;
-      if (d == 0) DST = DST32;
-      else if (i->off == 0) DST = DST32 % d;
-      else if ((s32)d == -1) DST = 0;
-      else DST = (u32)((s32)DST32 % (s32)d);
-      break;
-    }
-
-    case EBPF_CLS_ALU64 | EBPF_ALU_NEG: DST = -DST; break;
-    case EBPF_CLS_ALU | EBPF_ALU_NEG: DST = (u32)-DST32; break;
-
-    case EBPF_CLS_ALU64 | EBPF_ALU_MOV | EBPF_SRC_K: DST = IMM; break;
-    case EBPF_CLS_ALU | EBPF_ALU_MOV | EBPF_SRC_K: DST = IMM32; break;
-    case EBPF_CLS_ALU64 | EBPF_ALU_MOV | EBPF_SRC_X:
-      switch (i->off) {
-      case 0: DST = SRC; break;
-      case 8: DST = (u64)(s64)(s8)SRC; break;
-      case 16: DST = (u64)(s64)(s16)SRC; break;
-      default: DST = (u64)(s64)(s32)SRC; break;
-      }
-      break;
-    case EBPF_CLS_ALU | EBPF_ALU_MOV | EBPF_SRC_X:
-      switch (i->off) {
-      case 0: DST = SRC32; break;
-      case 8: DST = (u32)(s32)(s8)SRC; break;
-      default: DST = (u32)(s32)(s16)SRC; break;
-      }
-      break;
-
-    case EBPF_CLS_ALU | EBPF_ALU_END | EBPF_END_TO_LE:
-      DST = i->imm == 16 ? (u16)DST : i->imm == 32 ? (u64)(u32)DST : DST;
-      break;
-    case EBPF_CLS_ALU | EBPF_ALU_END | EBPF_END_TO_BE:
-    case EBPF_CLS_ALU64 | EBPF_ALU_END | EBPF_END_TO_LE:
-      DST = i->imm == 16 ? bswap16((u16)DST) : i->imm == 32 ? (u64)bswap32((u32)DST) : bswap64(DST);
-      break;
-
-    case EBPF_OP_LDDW:
-      DST = (u64)i->imm;
-      ip++;
-      break;
-
-      LOAD(EBPF_SIZE_B, u8, s8)
-      LOAD(EBPF_SIZE_H, u16, s16)
-      LOAD(EBPF_SIZE_W, u32, s32)
-      LOAD(EBPF_SIZE_DW, u64, s64)
-      LOADSX(EBPF_SIZE_B, s8)
-      LOADSX(EBPF_SIZE_H, s16)
-      LOADSX(EBPF_SIZE_W, s32)
-      ATOMIC(EBPF_SIZE_W, u32)
-      ATOMIC(EBPF_SIZE_DW, u64)
-
-    case EBPF_OP_JA: GOTO(ip + i->off); break;
-    case EBPF_OP_JA32: GOTO(ip + (s32)i->imm); break;
-      JUMP(EBPF_JMP_JEQ, u64, u32, ==)
-      JUMP(EBPF_JMP_JNE, u64, u32, !=)
-      JUMP(EBPF_JMP_JGT, u64, u32, >)
-      JUMP(EBPF_JMP_JGE, u64, u32, >=)
-      JUMP(EBPF_JMP_JLT, u64, u32, <)
-      JUMP(EBPF_JMP_JLE, u64, u32, <=)
-      JUMP(EBPF_JMP_JSGT, s64, s32, >)
-      JUMP(EBPF_JMP_JSGE, s64, s32, >=)
-      JUMP(EBPF_JMP_JSLT, s64, s32, <)
-      JUMP(EBPF_JMP_JSLE, s64, s32, <=)
-    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_K: if (DST & IMM) GOTO(ip + i->off); break;
-    case EBPF_CLS_JMP | EBPF_JMP_JSET | EBPF_SRC_X: if (DST & SRC) GOTO(ip + i->off); break;
-    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_K: if (DST32 & IMM32) GOTO(ip + i->off); break;
-    case EBPF_CLS_JMP32 | EBPF_JMP_JSET | EBPF_SRC_X: if (DST32 & SRC32) GOTO(ip + i->off); break;
-
-    case EBPF_OP_CALL:
-      if (i->src == EBPF_PSEUDO_CALL_HELPER) {
-        GOTO(ip);
-        BEFORE_HELPER();
-        reg[0] = ((helper_fn)(uptr)i->imm)(st, reg[1], reg[2], reg[3], reg[4], reg[5]);
-        AFTER_HELPER();
-        break;
-      }
-      /* bpf-to-bpf call: a new frame with its own 512 bytes of stack below the caller's. */
-      if (unlikely(depth + 1 >= EBPF_MAX_CALL_FRAMES)) {
-        fail_status = VM_ERR_CALL_DEPTH;
-        fail_detail = depth + 2;
-        goto fail;
-      }
-      GOTO(ip + (s32)i->imm);
-      frames[depth - base].ret = i + 1;
-      frames[depth - base].prog = prog;
-      frames[depth - base].saved[0] = reg[6];
-      frames[depth - base].saved[1] = reg[7];
-      frames[depth - base].saved[2] = reg[8];
-      frames[depth - base].saved[3] = reg[9];
-      frames[depth - base].fp = reg[10];
-      depth++;
-      reg[10] -= EBPF_STACK_SIZE;
-      stack_lo -= EBPF_STACK_SIZE;
-      stack_len += EBPF_STACK_SIZE;
-      vm_memset((void *)(uptr)stack_lo, 0, EBPF_STACK_SIZE);
-      break;
-
-    case EBPF_OP_CALLX: {
-      /* RFC 9669 callx: the register holds a helper id. */
-      u64 target = DST;
-      helper_fn fn = target <= 0xffffffffull ? vm_find_helper(prog->helper_set, (u32)target) : NULL;
-      if (!fn) {
-        fail_status = VM_ERR_BAD_CALL_TARGET;
-        fail_detail = (u32)target;
-        goto fail;
-      }
-      GOTO(ip);
-      BEFORE_HELPER();
-      reg[0] = fn(st, reg[1], reg[2], reg[3], reg[4], reg[5]);
-      AFTER_HELPER();
-      break;
-    }
-
-    case EBPF_OP_EXIT:
-      CHARGE(i);
-      if (depth == base) goto done;
-      depth--;
-      ip = blk = frames[depth - base].ret;
-      if (unlikely(frames[depth - base].prog != prog)) { /* the callee was a tail call's target */
-        st->prog = prog = frames[depth - base].prog;
-        code = prog->code;
-        ord = prog->ord;
-      }
-      reg[6] = frames[depth - base].saved[0];
-      reg[7] = frames[depth - base].saved[1];
-      reg[8] = frames[depth - base].saved[2];
-      reg[9] = frames[depth - base].saved[3];
-      reg[10] = frames[depth - base].fp;
-      stack_lo += EBPF_STACK_SIZE;
-      stack_len -= EBPF_STACK_SIZE;
-      break;
-
-    default:
-      /* Unreachable for validated code; kept so a decoding bug cannot run off into memory. */
-      fail_status = VM_ERR_BAD_OPCODE;
-      goto fail;
-    }
-  }
-
-helper_done:
-  /* After a helper: a failure inside it, or an unwind. */
-  if (st->status) {
-    u32 status = st->status;
-    if (vm_report.status == VM_OK) { /* a fault in the helper itself, not in a nested run */
-      vm_report.status = status;
-      vm_report.prog = prog->handle;
-      vm_report.pc = (u32)(i - code);
-      vm_report.insn = prog->raw[i - code];
-    }
-    return status;
-  }
-  reg[0] = st->stop_r0;
-  goto done;
-
-done:
-  st->left = left;
-  *ret = reg[0];
-  return VM_OK;
-
-oob:
-  /* An access past the budget would not have run: the budget error comes first. */
-  if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
-  st->left = left - (ord[i - code] - ord[blk - code]);
-  return report_oob(prog, cfg, (u32)(i - code), bad_addr, bad_size, bad_access, stack_lo);
-
-fail:
-  if (ord[i - code] - ord[blk - code] >= left) goto out_of_budget;
-  st->left = left - (ord[i - code] - ord[blk - code]);
-  return report(prog, fail_status, (u32)(i - code), fail_detail);
-
-out_of_budget: {
-  /* The first instruction of the run that the budget does not cover. */
-  const struct dinsn *p = blk;
-  while (ord[p - code] - ord[blk - code] < left) p += p->op == EBPF_OP_LDDW ? 2 : 1;
-  st->left = 0;
-  return report(prog, VM_ERR_BUDGET_EXHAUSTED, (u32)(p - code), 0);
+/* The next record of the ring, with the fields every kind has. */
+static struct vm_exec_rec *exec_rec(u32 kind, const struct vm_prog *p, u32 pc, u32 depth) {
+  struct vm_exec_trace *t = &vm_exec_trace;
+  struct vm_exec_rec *r = (struct vm_exec_rec *)(uptr)t->buf + t->next;
+  if (++t->next == t->cap) t->next = 0;
+  t->count++;
+  r->prog = p->handle;
+  r->pc = pc;
+  r->kind = (u8)kind;
+  r->depth = (u8)depth;
+  r->reg = VM_EXEC_NO_REG;
+  r->size = 0;
+  r->aux = 0;
+  r->value = 0;
+  r->addr = 0;
+  return r;
 }
+
+/* Up to 8 bytes of memory the instruction has just accessed (so in bounds), little-endian. */
+static u64 exec_peek(u64 addr, u32 size) {
+  u64 v = 0;
+  vm_memcpy(&v, (const void *)(uptr)(u32)addr, size <= 8 ? size : 8);
+  return v;
 }
+
+static void exec_exit(const struct vm_prog *p, u32 pc, u32 depth, u64 r0) {
+  struct vm_exec_rec *r = exec_rec(VM_EXEC_EXIT, p, pc, depth);
+  r->reg = 0;
+  r->value = r0;
+}
+
+/* Records instruction i (slot pc of p, in the frame at `depth`), which has just completed; `next`
+ * is the instruction that runs after it, addr and size the memory it accessed, `tail` the program
+ * a tail call made by it went to. Exits are recorded where they happen, as a final exit leaves
+ * the loop. */
+static void exec_step(const struct vm_prog *p, u32 pc, u32 depth, const struct dinsn *i, const u64 *reg,
+                      const struct dinsn *next, u64 addr, u32 size, const struct vm_prog *tail) {
+  u32 op = i->op;
+  struct vm_exec_rec *r;
+  switch (op & 0x07) {
+  case EBPF_CLS_LDX:
+    r = exec_rec(VM_EXEC_LOAD, p, pc, depth);
+    r->reg = i->dst;
+    r->value = reg[i->dst];
+    r->addr = addr;
+    r->size = (u8)size;
+    return;
+  case EBPF_CLS_ST:
+    r = exec_rec(VM_EXEC_STORE, p, pc, depth);
+    r->value = exec_peek(addr, size);
+    r->addr = addr;
+    r->size = (u8)size;
+    return;
+  case EBPF_CLS_STX:
+    if ((op & 0xe0) != EBPF_MODE_ATOMIC) {
+      r = exec_rec(VM_EXEC_STORE, p, pc, depth);
+      r->value = exec_peek(addr, size);
+    } else {
+      /* The register it wrote, if any (r0 for cmpxchg, src for the fetch forms), else what the
+       * memory holds after it. */
+      r = exec_rec(VM_EXEC_ATOMIC, p, pc, depth);
+      u32 reg_no = (u32)i->imm == EBPF_ATOMIC_CMPXCHG ? 0 : ((u32)i->imm & EBPF_ATOMIC_FETCH) ? i->src : VM_EXEC_NO_REG;
+      r->reg = (u8)reg_no;
+      r->value = reg_no == VM_EXEC_NO_REG ? exec_peek(addr, size) : reg[reg_no];
+    }
+    r->addr = addr;
+    r->size = (u8)size;
+    return;
+  case EBPF_CLS_JMP:
+  case EBPF_CLS_JMP32:
+    if (op == EBPF_OP_EXIT) return;
+    if (op == EBPF_OP_CALL && i->src == EBPF_PSEUDO_CALL_LOCAL) {
+      r = exec_rec(VM_EXEC_CALL, p, pc, depth);
+      r->aux = (u32)(next - p->code);
+      return;
+    }
+    if (op == EBPF_OP_CALL || op == EBPF_OP_CALLX) {
+      if (tail) {
+        r = exec_rec(VM_EXEC_TAIL_CALL, p, pc, depth);
+        r->aux = tail->handle;
+        return;
+      }
+      r = exec_rec(VM_EXEC_HELPER, p, pc, depth);
+      r->reg = 0;
+      r->value = reg[0];
+      /* A decoded call holds the helper's address; the id is in the raw slot (callx: addr). */
+      r->aux = op == EBPF_OP_CALL ? (u32)(p->raw[pc] >> 32) : (u32)addr;
+      return;
+    }
+    r = exec_rec(VM_EXEC_JUMP, p, pc, depth);
+    r->value = op == EBPF_OP_JA || op == EBPF_OP_JA32 || next != i + 1;
+    return;
+  default: /* ALU, ALU64, lddw */
+    r = exec_rec(VM_EXEC_ALU, p, pc, depth);
+    r->reg = i->dst;
+    r->value = reg[i->dst];
+    return;
+  }
+}
+
+#define TR(...)
+#define RUN_FN run
+#include "interp_loop.h"
+#undef RUN_FN
+#undef TR
+
+#define TR(...) __VA_ARGS__
+#define RUN_FN run_traced
+#include "interp_loop.h"
+#undef RUN_FN
+#undef TR
+
 
 u32 vm_call_function(struct vm_state *st, u32 target, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5, u64 *ret) {
   const u64 args[5] = {a1, a2, a3, a4, a5};
   u32 saved_depth = st->depth;
   u32 saved_lo = st->stack_lo;
   if (target >= st->prog->n_slots) return report(st->prog, VM_ERR_BAD_CALL_TARGET, 0, target);
-  u32 status = run(st, st->prog->code + target, args, ret);
+  u32 status = st->traced ? run_traced(st, st->prog->code + target, args, ret) : run(st, st->prog->code + target, args, ret);
   st->depth = saved_depth;
   st->stack_lo = saved_lo;
   return status;
@@ -496,7 +361,15 @@ u32 vm_execute(const struct vm_prog *prog, struct vm_run_config *cfg, struct vm_
   st.left = cfg->budget ? cfg->budget : EBPF_DEFAULT_BUDGET;
   const u64 budget = st.left;
   u64 r0 = 0;
-  u32 status = run(&st, prog->code, &cfg->regs[1], &r0);
+  u32 status;
+  if (unlikely(vm_exec_trace.cap != 0)) {
+    st.traced = 1;
+    vm_exec_trace.next = 0;
+    vm_exec_trace.count = 0;
+    status = run_traced(&st, prog->code, &cfg->regs[1], &r0);
+  } else {
+    status = run(&st, prog->code, &cfg->regs[1], &r0);
+  }
   vm_report.executed = budget - st.left;
   if (status != VM_OK) return status;
   vm_report.status = VM_OK;

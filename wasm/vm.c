@@ -4,6 +4,7 @@
 
 struct vm_report vm_report;
 struct vm_run_config vm_run_cfg;
+struct vm_exec_trace vm_exec_trace;
 
 #define MAX_PROGS 4096
 static struct vm_prog *progs[MAX_PROGS];
@@ -12,6 +13,7 @@ EXPORT("tp_alloc") u32 tp_alloc(u32 size) { return (u32)(uptr)vm_malloc(size); }
 EXPORT("tp_free") void tp_free(u32 addr) { vm_free((void *)(uptr)addr); }
 EXPORT("vm_report_addr") u32 vm_report_addr(void) { return (u32)(uptr)&vm_report; }
 EXPORT("vm_config_addr") u32 vm_config_addr(void) { return (u32)(uptr)&vm_run_cfg; }
+EXPORT("vm_exec_trace_addr") u32 vm_exec_trace_addr(void) { return (u32)(uptr)&vm_exec_trace; }
 
 static void clear_report(void) { vm_memset(&vm_report, 0, sizeof vm_report); }
 
@@ -93,3 +95,9 @@ _Static_assert(__builtin_offsetof(struct vm_report, executed) == 48, "report lay
 _Static_assert(__builtin_offsetof(struct vm_report, stack_lo) == 56, "report layout");
 _Static_assert(__builtin_offsetof(struct vm_report, regions) == 64, "report layout");
 _Static_assert(__builtin_offsetof(struct vm_report, prog) == 64 + 16 * VM_MAX_REGIONS, "report layout");
+_Static_assert(sizeof(struct vm_exec_rec) == VM_EXEC_RECORD_SIZE, "exec record layout");
+_Static_assert(__builtin_offsetof(struct vm_exec_rec, kind) == 8, "exec record layout");
+_Static_assert(__builtin_offsetof(struct vm_exec_rec, aux) == 12, "exec record layout");
+_Static_assert(__builtin_offsetof(struct vm_exec_rec, value) == 16, "exec record layout");
+_Static_assert(__builtin_offsetof(struct vm_exec_rec, addr) == 24, "exec record layout");
+_Static_assert(__builtin_offsetof(struct vm_exec_trace, count) == 16, "exec trace layout");

@@ -107,6 +107,30 @@ struct vm_env {
   u8 trace[VM_TRACE_CAP];
 };
 
+/* One executed instruction of a traced run. Only the register the instruction wrote is kept
+ * (with the address and size of a memory access), not all eleven: a record stays 32 bytes, so a
+ * ring of 65,536 costs 2 MiB and a run is traced whole in the common case. */
+struct vm_exec_rec {
+  u32 prog;  /* handle of the program the instruction is in */
+  u32 pc;    /* its index, in slots */
+  u8 kind;   /* VM_EXEC_* */
+  u8 depth;  /* frames below it: 0 in the entry function, 1 in a function it calls, ... */
+  u8 reg;    /* the register `value` was written to, or VM_EXEC_NO_REG */
+  u8 size;   /* bytes accessed by a load, store or atomic */
+  u32 aux;   /* helper id (HELPER); callee's first slot (CALL); target's handle (TAIL_CALL) */
+  u64 value; /* the register after the instruction; a store's bytes; 1 if a jump was taken */
+  u64 addr;  /* the address a load, store or atomic accessed */
+};
+
+/* The ring a traced run writes (TypeScript provides the buffer). cap 0: runs are not traced. */
+struct vm_exec_trace {
+  u32 buf;   /* address of cap records */
+  u32 cap;
+  u32 next;  /* where the next record goes */
+  u32 pad;
+  u64 count; /* records the run wrote; beyond cap, the oldest were overwritten */
+};
+
 struct vm_state {
   const struct vm_prog *prog; /* the running program (a tail call replaces it) */
   struct vm_run_config *cfg;
@@ -119,6 +143,7 @@ struct vm_state {
   u32 status;    /* a failure inside a helper or a nested run, to pass up */
   u32 stack_lo;  /* lowest stack address in use when a helper was called */
   u64 tail_ctx;  /* r1 for the tail call target */
+  u32 traced;    /* the run records its instructions (vm_exec_trace) */
 };
 
 /* interp.c: checks for helpers' memory arguments. */
@@ -126,6 +151,7 @@ int vm_mem_ok(const struct vm_state *st, u64 addr, u32 size, u32 need);
 void vm_helper_fault(struct vm_state *st, u64 addr, u32 size, u32 access);
 
 extern struct vm_report vm_report;
+extern struct vm_exec_trace vm_exec_trace;
 
 /* alloc.c */
 void *vm_malloc(u32 size);

@@ -69,6 +69,22 @@
 #define VM_MAX_TAIL_CALLS 33
 #define VM_TRACE_CAP 65536
 
+/* Kinds of record in the execution trace of a traced run (struct vm_exec_rec.kind): what the
+ * instruction did, so that TypeScript reads what the run knew (a jump taken, a tail call made)
+ * instead of working it out again. */
+#define VM_EXEC_ALU 1
+#define VM_EXEC_LOAD 2
+#define VM_EXEC_STORE 3
+#define VM_EXEC_ATOMIC 4
+#define VM_EXEC_JUMP 5
+#define VM_EXEC_HELPER 6
+#define VM_EXEC_CALL 7
+#define VM_EXEC_EXIT 8
+#define VM_EXEC_TAIL_CALL 9
+/* vm_exec_rec.reg when the record carries no register value. */
+#define VM_EXEC_NO_REG 255
+#define VM_EXEC_RECORD_SIZE 32
+
 /* Fixed capacities. */
 #define VM_MAX_REGIONS 64
 

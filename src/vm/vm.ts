@@ -8,6 +8,9 @@ import { instantiateVm, type VmExports } from './wasm.js';
 import { describeInsn } from './describe.js';
 import { helperName } from './helper_names.generated.js';
 import { MAP_TYPES } from './maps.js';
+import { readExecTrace, traceLimit, type ExecTrace, type TraceOptions } from './trace.js';
+
+export type { ExecKind, ExecRecord, ExecTrace, TraceOptions } from './trace.js';
 
 export type HelperSet = 'none' | 'conformance' | 'xdp' | 'tc';
 
@@ -26,6 +29,8 @@ export interface PacketRunOptions {
   budget?: number;
   /** The clock bpf_ktime_get_ns reads. */
   timeNs?: bigint;
+  /** Record the instructions the run executes (src/vm/trace.ts). */
+  trace?: TraceOptions;
 }
 
 export interface PacketRunResult {
@@ -43,6 +48,8 @@ export interface PacketRunResult {
   /** Where bpf_redirect (ifindex) or bpf_redirect_map (the VM map's id and the key, and the
    * entry's ifindex for a device map) sent the packet; the last such call of the run. */
   redirect?: { ifindex?: number; mapId?: number; key?: number; flags: number };
+  /** The executed instructions, when the run was traced (`trace` above is trace_printk's). */
+  execTrace?: ExecTrace;
 }
 
 export type RegionKind = 'stack' | 'input' | 'ctx' | 'packet' | 'map value' | 'global';
@@ -110,6 +117,9 @@ export class VmError extends TwinpathError {
   ) {
     super(code, detail, { insn: insnIndex });
   }
+
+  /** A traced run's instructions up to the failure (the failing one has no record). */
+  trace?: ExecTrace;
 }
 
 export interface RunOptions {
@@ -117,6 +127,8 @@ export interface RunOptions {
   memory?: Uint8Array;
   /** Instructions that may execute before the run is stopped (default 1,000,000). */
   budget?: number;
+  /** Record the instructions the run executes, in RunResult.trace (src/vm/trace.ts). */
+  trace?: TraceOptions;
 }
 
 /**
@@ -137,6 +149,8 @@ export class RunResult {
     report: number,
     private readonly addr: number,
     private readonly len: number,
+    /** The executed instructions, when the run was traced. */
+    readonly trace?: ExecTrace,
   ) {
     this.#run = vm.runs;
     this.#r0lo = w[report + 10];
@@ -176,6 +190,7 @@ export class Vm {
   private readonly reportAddr: number;
   private readonly configAddr: number;
   private readonly envAddr: number;
+  private readonly execTraceAddr: number;
   private scratch = 0;
   /** Runs so far; a RunResult reads memory only while it is the latest run. */
   runs = 0;
@@ -188,6 +203,7 @@ export class Vm {
     this.reportAddr = this.x.vm_report_addr();
     this.configAddr = this.x.vm_config_addr();
     this.envAddr = this.x.vm_env_addr();
+    this.execTraceAddr = this.x.vm_exec_trace_addr();
   }
 
   /** Validates and loads bytecode (8-byte slots); throws VmError naming the instruction. */
@@ -248,9 +264,15 @@ export class Vm {
       w[e + 3] = 0x9e3779b9;
     }
     const budget = budgetOf(opts.budget);
+    const ring = opts.trace ? this.armTrace(opts.trace) : undefined;
     this.runs++;
-    const status = x.vm_run_packet(p.handle, budget >>> 0, Math.floor(budget / 2 ** 32));
-    if (status !== K.VM_OK) throw this.error(p.code);
+    let status;
+    try {
+      status = x.vm_run_packet(p.handle, budget >>> 0, Math.floor(budget / 2 ** 32));
+    } finally {
+      if (ring) this.disarmTrace(ring);
+    }
+    if (status !== K.VM_OK) throw this.error(p.code, ring?.trace);
     w = this.words();
     const u8 = this.bytes();
     const r = this.reportAddr >>> 2;
@@ -272,6 +294,7 @@ export class Vm {
       meta: u8.slice(dataMeta, data),
       ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
       trace,
+      ...(ring ? { execTrace: ring.trace! } : {}),
       ...(redirectMap
         ? { redirect: { mapId: redirectMap, key: w[e + 17]!, ...(redirectIfindex ? { ifindex: redirectIfindex } : {}), flags: w[e + 12]! } }
         : redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: w[e + 12]! } } : {}),
@@ -306,10 +329,41 @@ export class Vm {
     } else {
       w[c + 14] = 0;
     }
+    const ring = opts.trace ? this.armTrace(opts.trace) : undefined;
     this.runs++;
-    const status = x.vm_run(p.handle);
-    if (status !== K.VM_OK) throw this.error(p.code);
-    return new RunResult(this, this.words(), this.reportAddr >>> 2, addr, mem.length);
+    let status;
+    try {
+      status = x.vm_run(p.handle);
+    } finally {
+      if (ring) this.disarmTrace(ring);
+    }
+    if (status !== K.VM_OK) throw this.error(p.code, ring?.trace);
+    return new RunResult(this, this.words(), this.reportAddr >>> 2, addr, mem.length, ring?.trace);
+  }
+
+  /** Gives the next run a ring of records to write its instructions into (vm_exec_trace). The
+   * ring is allocated per traced run and freed after it, so an untraced Vm holds no memory for
+   * it; a traced run is for a person to read, where an allocation costs nothing that shows. */
+  private armTrace(opts: TraceOptions): { buf: number; cap: number; trace?: ExecTrace } {
+    const cap = traceLimit(opts);
+    const buf = this.alloc(cap * K.VM_EXEC_RECORD_SIZE);
+    const w = this.words();
+    const t = this.execTraceAddr >>> 2;
+    w[t] = buf;
+    w[t + 1] = cap;
+    w[t + 2] = 0;
+    w[t + 4] = w[t + 5] = 0;
+    return { buf, cap };
+  }
+
+  /** Reads the ring after the run, and turns tracing off again for the runs after it. */
+  private disarmTrace(ring: { buf: number; cap: number; trace?: ExecTrace }): void {
+    const w = this.words();
+    const t = this.execTraceAddr >>> 2;
+    const count = w[t + 4]! + w[t + 5]! * 2 ** 32;
+    ring.trace = readExecTrace(this.x.memory.buffer, ring.buf, ring.cap, w[t + 2]!, count);
+    w[t] = w[t + 1] = 0;
+    this.x.tp_free(ring.buf);
   }
 
   /**
@@ -346,7 +400,13 @@ export class Vm {
   }
 
   /** Builds the error the last load or run left in the report. */
-  private error(code: Uint8Array): VmError {
+  private error(code: Uint8Array, trace?: ExecTrace): VmError {
+    const e = this.errorOf(code);
+    if (trace) e.trace = trace;
+    return e;
+  }
+
+  private errorOf(code: Uint8Array): VmError {
     const dv = new DataView(this.x.memory.buffer);
     const r = this.reportAddr;
     const status = dv.getUint32(r, true);

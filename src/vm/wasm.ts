@@ -11,6 +11,7 @@ export interface VmExports {
   tp_free(addr: number): void;
   vm_report_addr(): number;
   vm_config_addr(): number;
+  vm_exec_trace_addr(): number;
   vm_load(insns: number, n: number, helperSet: number): number;
   vm_unload(handle: number): void;
   vm_run(handle: number): number;
