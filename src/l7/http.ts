@@ -77,6 +77,7 @@ type State =
   | 'opaque' | 'dead' | 'closed';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -105,7 +106,7 @@ class ParseFailure extends Error {}
 
 /** One direction's parser: `new HttpParser('request')` for the client's bytes, 'response' for the server's. */
 export class HttpParser {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   /** Stream offset of buf[0]. */
   private bufOffset = 0;
   private state: State = 'start';
@@ -146,10 +147,15 @@ export class HttpParser {
 
   push(bytes: Uint8Array, timeNs: bigint): HttpEvent[] {
     if (this.done) return [];
-    const joined = new Uint8Array(this.buf.length + bytes.length);
-    joined.set(this.buf, 0);
-    joined.set(bytes, this.buf.length);
-    this.buf = joined;
+    if (this.buf.length === 0) {
+      // Nothing held: parse the caller's bytes in place; what is left over is copied below.
+      this.buf = bytes;
+    } else {
+      const joined = new Uint8Array(this.buf.length + bytes.length);
+      joined.set(this.buf, 0);
+      joined.set(bytes, this.buf.length);
+      this.buf = joined;
+    }
     const events: HttpEvent[] = [];
     try {
       let pos = 0;
@@ -160,7 +166,7 @@ export class HttpParser {
         if (this.done) break;
       }
       this.bufOffset += pos;
-      this.buf = this.done ? new Uint8Array(0) : this.buf.slice(pos);
+      this.buf = this.done || pos === this.buf.length ? EMPTY : this.buf.slice(pos);
     } catch (e) {
       if (!(e instanceof ParseFailure)) throw e;
       events.push({ kind: 'error', error: { reason: e.message, offset: this.messageOffset }, timeNs });

@@ -75,6 +75,9 @@ export interface L7Output {
   notices: L7Notice[];
 }
 
+/** The output of a packet that produced nothing (most packets): shared, never modified. */
+const NOTHING: L7Output = Object.freeze({ flows: Object.freeze([]) as unknown as L7Flow[], notices: Object.freeze([]) as unknown as L7Notice[] });
+
 interface Pending {
   request: HttpRequest;
   url: string;
@@ -163,6 +166,7 @@ export class L7Stage {
 
   private take(): L7Output {
     const o = this.out;
+    if (o.flows.length === 0 && o.notices.length === 0) return NOTHING;
     this.out = { flows: [], notices: [] };
     return o;
   }
