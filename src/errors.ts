@@ -80,6 +80,8 @@ export const ERROR_CODES = [
   'LAB_NOT_FOUND',
   'LAB_WORKDIR',
   'LAB_NEEDS',
+  // Replay scenarios (captures/): a scenario spec (file, path)
+  'SCENARIO_BAD_SPEC',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
