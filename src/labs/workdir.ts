@@ -4,7 +4,7 @@
 // repository are only ever read: starting and solution files are copied out, never edited.
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { TwinpathError } from '../errors.js';
 import type { Lab } from './lab.js';
 
@@ -81,8 +81,31 @@ export function startLab(lab: Lab, dir: string, force: boolean): string[] {
     mkdirSync(join(target, f, '..'), { recursive: true });
     copyFileSync(join(lab.dir, 'start', f), join(target, f));
   }
+  // The story beside the files, and the lab's material under lab/ for the commands the README
+  // suggests. A check never reads these copies (it reads the lab's own), and reads policy files
+  // only at the top of the directory, so lab/cluster.yaml is not mistaken for one.
+  const extra: string[] = [];
+  if (existsSync(join(lab.dir, 'README.md'))) {
+    copyFileSync(join(lab.dir, 'README.md'), join(target, 'README.md'));
+    extra.push('README.md');
+  }
+  mkdirSync(join(target, MATERIAL_DIR), { recursive: true });
+  for (const src of labMaterial(lab)) {
+    const name = basename(src);
+    copyFileSync(src, join(target, MATERIAL_DIR, name));
+    extra.push(`${MATERIAL_DIR}/${name}`);
+  }
   writeMarker(target, { lab: `${String(lab.number).padStart(2, '0')}-${lab.slug}`, hintsShown: {} });
-  return files;
+  return [...extra, ...files];
+}
+
+/** Where `lab start` puts copies of the lab's cluster and traffic. */
+export const MATERIAL_DIR = 'lab';
+
+/** The lab's cluster, traffic spec and capture. */
+export function labMaterial(lab: Lab): string[] {
+  const capture = `${lab.traffic.slice(0, -'.json'.length)}.pcap`;
+  return [...(lab.cluster ? [lab.cluster] : []), lab.traffic, capture];
 }
 
 /** Copies the solution's files over the working directory's. */

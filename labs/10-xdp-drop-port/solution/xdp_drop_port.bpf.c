@@ -4,7 +4,7 @@
 // Build it (twinpath lab check does the same):
 //   clang -O2 -g -target bpf -mcpu=v3 -c xdp_drop_port.bpf.c -o xdp_drop_port.bpf.o
 // Run it on the lab's traffic in the VM:
-//   twinpath run xdp_drop_port.bpf.o --pcap <the lab's traffic.pcap>
+//   twinpath run xdp_drop_port.bpf.o --pcap lab/traffic.pcap
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -1,7 +1,7 @@
 // `twinpath lab list|start|check|hint|solution|watch`: guided labs (src/labs, labs/).
 //
 //   lab list
-//   lab start N [DIR] [--force]      the starting files (and the lab's README) into DIR
+//   lab start N [DIR] [--force]      the starting files, the README and lab/ (cluster, traffic) into DIR
 //   lab check [DIR] [--kernel]       exit 0 when every task passes, 1 when one fails
 //   lab hint [DIR]                   the next hint for the first failing task
 //   lab solution [DIR] [--apply]     print the solution files, or copy them into DIR
@@ -9,7 +9,7 @@
 //
 // DIR defaults to `.` (for start: `NN-slug`); the `.twinpath-lab` marker in it names the lab.
 
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 import { TwinpathError, isTwinpathError } from '../../errors.js';
@@ -18,7 +18,7 @@ import { checkLab } from '../../labs/check.js';
 import { formatCheck, formatList } from '../../labs/format.js';
 import { labDirName, type Lab } from '../../labs/lab.js';
 import { firstFailure } from '../../labs/result.js';
-import { applySolution, labFiles, readMarker, startLab, writeMarker } from '../../labs/workdir.js';
+import { applySolution, labFiles, MATERIAL_DIR, readMarker, startLab, writeMarker } from '../../labs/workdir.js';
 import { watchLab } from '../../labs/watch.js';
 
 function labOf(dir: string): Lab {
@@ -43,11 +43,8 @@ export const registerLab: CommandRegistrar = (y, ctx) =>
           const lab = findLab(args.lab);
           const dir = args.dir ?? labDirName(lab.number, lab.slug);
           const files = startLab(lab, dir, args.force);
-          const readme = join(lab.dir, 'README.md');
-          if (existsSync(readme)) copyFileSync(readme, join(dir, 'README.md'));
           const lines = [`lab ${labDirName(lab.number, lab.slug)}: ${lab.title}`, `started in ${dir}:`];
-          if (existsSync(readme)) lines.push('  README.md (the story and the tasks: read it first)');
-          for (const f of files) lines.push(`  ${f}`);
+          for (const f of files) lines.push(`  ${f}${f === 'README.md' ? '   the story and the tasks: read it first' : f.startsWith(`${MATERIAL_DIR}/`) ? '   (a copy, for reading and replaying)' : ''}`);
           lines.push('tasks:');
           lab.tasks.forEach((t, i) => lines.push(`  ${i + 1}. ${t.title}`));
           lines.push(`then: twinpath lab check ${dir}   (or: twinpath lab watch ${dir})`);

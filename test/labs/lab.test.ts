@@ -1,0 +1,128 @@
+// lab.yaml: every committed lab loads; bad definitions are LAB_BAD_FILE errors with the file,
+// line, column and path of the offending node; a lab is found by number, slug or directory.
+
+import { cpSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { findLab, labDirs, listLabs } from '../../src/labs/catalog.js';
+import { loadLab } from '../../src/labs/lab.js';
+import { TwinpathError } from '../../src/errors.js';
+import { LABS, scratch } from './helpers.js';
+
+/** A copy of lab 1 under a scratch labs/ directory, with lab.yaml replaced by `text`. */
+function variant(text: string, name = '01-star-wars'): string {
+  const root = join(scratch(), 'labs');
+  mkdirSync(root);
+  const dir = join(root, name);
+  cpSync(join(LABS, '01-star-wars'), dir, { recursive: true });
+  writeFileSync(join(dir, 'lab.yaml'), text);
+  return dir;
+}
+
+const LAB1 = readFileSync(join(LABS, '01-star-wars', 'lab.yaml'), 'utf8');
+
+function refusal(fn: () => unknown): TwinpathError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TwinpathError) return e;
+    throw e;
+  }
+  throw new Error('expected a TwinpathError');
+}
+
+describe('the committed labs', () => {
+  test('all load, in number order, with their tasks and hints', () => {
+    const labs = listLabs();
+    expect(labs.map((l) => l.number)).toEqual([1, 2, 3, 4, 6, 7, 10]);
+    for (const l of labs) {
+      expect(l.tasks.length).toBeGreaterThan(0);
+      for (const t of l.tasks) expect(t.hints.length).toBeGreaterThanOrEqual(2);
+    }
+    expect(labDirs().length).toBe(labs.length);
+  });
+
+  test('a lab is found by number, slug or directory name; an unknown one is LAB_NOT_FOUND', () => {
+    expect(findLab('1').slug).toBe('star-wars');
+    expect(findLab('01').slug).toBe('star-wars');
+    expect(findLab('deny-precedence').number).toBe(6);
+    expect(findLab('10-xdp-drop-port').kind).toBe('xdp');
+    const e = refusal(() => findLab('5'));
+    expect(e.code).toBe('LAB_NOT_FOUND');
+    expect(e.detail).toContain('01-star-wars');
+  });
+});
+
+describe('bad lab.yaml', () => {
+  test('an unknown field, at its position', () => {
+    const e = refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nengine: [vm]'))));
+    expect(e.code).toBe('LAB_BAD_FILE');
+    expect(e.location).toMatchObject({ path: 'engine', line: 5, column: 1 });
+    expect(e.location.file).toMatch(/01-star-wars\/lab\.yaml$/);
+  });
+
+  test('a typo inside a task expectation names the task and the expectation', () => {
+    const e = refusal(() => loadLab(variant(LAB1.replace('        dropReason: POLICY_DENIED', '        dropreason: POLICY_DENIED'))));
+    expect(e.code).toBe('LAB_BAD_FILE');
+    expect(e.location.path).toBe('tasks[0].expect[0].dropreason');
+    expect(e.location.line).toBe(19);
+  });
+
+  test('a drop reason that does not exist, and one without verdict DROPPED', () => {
+    const e = refusal(() => loadLab(variant(LAB1.replace('dropReason: POLICY_DENIED', 'dropReason: POLICY_DENIED_PLEASE'))));
+    expect(e.location.path).toBe('tasks[0].expect[0].dropReason');
+    const f = refusal(() => loadLab(variant(LAB1.replace('verdict: DROPPED\n        dropReason', 'verdict: FORWARDED\n        dropReason'))));
+    expect(f.detail).toContain('goes with verdict DROPPED');
+  });
+
+  test('numbers and Hubble names of drop reasons both work', () => {
+    const lab = loadLab(variant(LAB1.replace('dropReason: POLICY_DENIED', 'dropReason: 133')));
+    expect(lab.tasks[0]!.expect[0]!.dropReason).toBe(133);
+    expect(loadLab(variant(LAB1)).tasks[0]!.expect[0]!.dropReason).toBe(133);
+  });
+
+  test('one hint, or four, is refused', () => {
+    const one = LAB1.replace(/hints:\n( {6}- .*\n){3}/, 'hints:\n      - only one\n');
+    expect(refusal(() => loadLab(variant(one))).location.path).toBe('tasks[0].hints');
+  });
+
+  test('the directory must match number and slug', () => {
+    const e = refusal(() => loadLab(variant(LAB1, '02-star-wars')));
+    expect(e.location.path).toBe('slug');
+    expect(e.detail).toContain('01-star-wars');
+  });
+
+  test('a missing traffic file, a path out of the lab, a missing capture', () => {
+    expect(refusal(() => loadLab(variant(LAB1.replace('traffic: traffic.json', 'traffic: nowhere.json')))).location.path).toBe('traffic');
+    expect(refusal(() => loadLab(variant(LAB1.replace('cluster: cluster.yaml', 'cluster: ../02-namespace-isolation/cluster.yaml')))).detail).toContain('inside the lab');
+    const dir = variant(LAB1.replace('traffic: traffic.json', 'traffic: other.json'));
+    writeFileSync(join(dir, 'other.json'), '{"flows": []}');
+    const e = refusal(() => loadLab(dir));
+    expect(e.location.path).toBe('traffic');
+    expect(e.detail).toContain('other.pcap is missing');
+  });
+
+  test('xdp fields in a policy lab, a task that checks nothing, twice the same task id', () => {
+    expect(refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nsource: x.bpf.c')))).detail).toContain('xdp labs');
+    const empty = LAB1.replace('    noUnexpectedDrops: true\n', '');
+    expect(refusal(() => loadLab(variant(empty))).location.path).toBe('tasks[2]');
+    const twice = LAB1.replace('id: let-the-empire-land', 'id: keep-the-xwing-out');
+    expect(refusal(() => loadLab(variant(twice))).detail).toContain('used twice');
+  });
+
+  test('not YAML at all: the position of the syntax error', () => {
+    const e = refusal(() => loadLab(variant('number: 1\nslug: [star-wars\n')));
+    expect(e.code).toBe('LAB_BAD_FILE');
+    expect(e.location.line).toBeGreaterThanOrEqual(2);
+  });
+
+  test('a selector that matches no flow is reported at the selector when checked', async () => {
+    const { checkLab } = await import('../../src/labs/check.js');
+    const dir = variant(LAB1.replace('flow: xwing-exhaust-port', 'flow: no-such-flow'));
+    const lab = loadLab(dir);
+    const work = join(scratch(), 'w');
+    mkdirSync(work);
+    writeFileSync(join(work, '.twinpath-lab'), '{"lab": "01-star-wars"}');
+    await expect(checkLab(lab, work)).rejects.toMatchObject({ code: 'LAB_BAD_FILE', location: { path: 'tasks[0].mustStayBlocked[0]', line: 22 } });
+  });
+});
