@@ -12,6 +12,7 @@ import { prefixContains, type Prefix } from './compile_cidr.js';
 import type { Enforcer, Peer, RuleDef, Subject } from './compile_rules.js';
 import { rangeToBlocks } from './ports.js';
 import { matchCilium, matchK8s } from './selector.js';
+import { IdentIndex, SubjectIndex } from './compile_index.js';
 
 /** Cilium's default policy map size; an endpoint+direction beyond it would not fit. */
 export const POLICY_MAP_LIMIT = 16384;
@@ -67,54 +68,66 @@ export function compileEntries(u: Universe, rules: RuleDef[], enforcers: Enforce
   const live = u.idents.filter((i) => !(i.id === RESERVED['world-ipv4'] || i.id === RESERVED['world-ipv6']) || i.prefix);
   const endpointIds = live.filter((i) => i.kind === 'endpoints').map((i) => i.id);
   // Identity 0 stands for "every identity" only when a peer set is indeed all of them.
+  const identIndex = new IdentIndex(live);
   const peerIds = rules.map((r) => {
     if (r.peers === 'all') return [0];
-    const peers = r.peers;
-    const ids = live.filter((i) => peers.some((p) => matchPeer(p, i))).map((i) => i.id);
+    const picked = new Uint8Array(live.length);
+    for (const p of r.peers) {
+      const cands = identIndex.candidates(p);
+      if (cands === undefined) {
+        live.forEach((id, i) => {
+          if (!picked[i] && matchPeer(p, id)) picked[i] = 1;
+        });
+      } else {
+        for (const i of cands) if (!picked[i] && matchPeer(p, live[i]!)) picked[i] = 1;
+      }
+    }
+    const ids: number[] = [];
+    picked.forEach((x, i) => {
+      if (x) ids.push(live[i]!.id);
+    });
     return ids.length === live.length ? [0] : ids;
   });
   const resolved = new Set<number>();
 
+  // What applies to an endpoint depends only on its identity and namespace (its labels), and
+  // for ingress on its container ports too (named ports): endpoints that share those share
+  // their entries, which are computed once.
+  const ruleIndex = new SubjectIndex(rules);
+  const enforcerIndex = new SubjectIndex(enforcers);
+  const applied = new Set<number>();
+  const subjects = new Map<string, { flags: { ingress: boolean; egress: boolean }; ingress: number[]; egress: number[] }>();
+  const computed = new Map<string, Raw[]>();
+
   const entries: PolicyEntry[] = [];
   const enforced = new Map<number, { ingress: boolean; egress: boolean }>();
   for (const ep of u.endpoints) {
-    const flags = { ingress: false, egress: false };
-    for (const e of enforcers) if (matchSubject(e.subject, ep)) flags[e.direction] = true;
+    const subjectKey = `${ep.ident.id}\u0000${ep.pod.namespace}`;
+    let subject = subjects.get(subjectKey);
+    if (!subject) {
+      const flags = { ingress: false, egress: false };
+      for (const i of enforcerIndex.candidates(ep.ident, ep.pod.namespace)) {
+        const e = enforcers[i]!;
+        if (matchSubject(e.subject, ep)) flags[e.direction] = true;
+      }
+      subject = { flags, ingress: [], egress: [] };
+      for (const i of ruleIndex.candidates(ep.ident, ep.pod.namespace)) {
+        const rule = rules[i]!;
+        if (!matchSubject(rule.subject, ep)) continue;
+        applied.add(i);
+        subject[rule.info.direction].push(i);
+      }
+      subjects.set(subjectKey, subject);
+    }
+    const flags = { ...subject.flags };
     enforced.set(ep.id, flags);
     for (const direction of ['ingress', 'egress'] as const) {
-      const raw: Raw[] = [];
-      rules.forEach((rule, ri) => {
-        if (rule.info.direction !== direction || !matchSubject(rule.subject, ep)) return;
-        const ids = peerIds[ri]!;
-        const push = (identity: number, protocol: number, port: number, portPrefixLen: number, proxyPort: number): void => {
-          raw.push({ identity, protocol, port, portPrefixLen, deny: rule.info.deny, ruleId: rule.info.id, proxyPort });
-        };
-        for (const { sel, proxyPort } of rule.ports) {
-          if (sel.kind === 'any') {
-            for (const id of ids) push(id, PROTO.ANY, 0, 0, proxyPort);
-          } else if (sel.kind === 'range') {
-            const blocks = rangeToBlocks(sel.lo, sel.hi);
-            for (const id of ids) for (const b of blocks) push(id, sel.proto, b.port, b.prefixLen, proxyPort);
-          } else if (direction === 'ingress') {
-            const cp = ep.pod.ports.find((p) => p.name === sel.name && PROTO[p.protocol] === sel.proto);
-            if (cp === undefined) continue;
-            resolved.add(rule.info.id);
-            for (const id of ids) push(id, sel.proto, cp.containerPort, 16, proxyPort);
-          } else {
-            // Egress: the name is the destination's, so each peer class resolves it alone.
-            const targets = ids[0] === 0 ? endpointIds : ids.filter((id) => u.byId.get(id)!.kind === 'endpoints');
-            for (const id of targets) {
-              const port = u.byId.get(id)!.namedPorts.get(`${sel.name}/${sel.proto}`);
-              if (port === undefined) continue;
-              resolved.add(rule.info.id);
-              push(id, sel.proto, port, 16, proxyPort);
-            }
-          }
-        }
-      });
-      if (!flags[direction]) raw.push(implicit(0));
-      else if (direction === 'ingress') raw.push(implicit(RESERVED.host));
-      const done = finish(raw);
+      const key = direction === 'ingress' ? `${subjectKey}\u0000in\u0000${portsSignature(ep)}` : `${subjectKey}\u0000out`;
+      let done = computed.get(key);
+      if (!done) {
+        done = directionEntries(u, ep, direction, subject[direction], flags[direction], peerIds, rules, endpointIds, resolved);
+        computed.set(key, done);
+      }
       if (done.length > POLICY_MAP_LIMIT) {
         warnings.push({
           code: 'POLICY_MAP_FULL',
@@ -124,12 +137,65 @@ export function compileEntries(u: Universe, rules: RuleDef[], enforcers: Enforce
       for (const r of done) entries.push({ endpointId: ep.id, direction, ...r });
     }
   }
-  for (const r of rules) {
-    if (r.ports.some((p) => p.sel.kind === 'named') && !resolved.has(r.info.id) && u.endpoints.some((ep) => matchSubject(r.subject, ep))) {
+  rules.forEach((r, i) => {
+    if (r.ports.some((p) => p.sel.kind === 'named') && !resolved.has(r.info.id) && applied.has(i)) {
       warnings.push({ code: 'POLICY_NAMED_PORT', message: `rule ${r.info.id}: no destination pod has the named port(s) it uses`, src: r.info.src });
     }
-  }
+  });
   return { entries, enforced, warnings };
+}
+
+/** The container ports as ingress named-port resolution sees them (first match wins, so in order). */
+function portsSignature(ep: EndpointRec): string {
+  return ep.pod.ports.map((p) => `${p.name ?? ''}/${p.protocol}/${p.containerPort}`).join(',');
+}
+
+/** The finished entries of one endpoint in one direction, from the rules that apply to it
+ * (positions in `rules`, ascending: duplicates keep the first rule's entry). */
+function directionEntries(
+  u: Universe,
+  ep: EndpointRec,
+  direction: 'ingress' | 'egress',
+  applying: number[],
+  isolated: boolean,
+  peerIds: number[][],
+  rules: RuleDef[],
+  endpointIds: number[],
+  resolved: Set<number>,
+): Raw[] {
+  const raw: Raw[] = [];
+  for (const ri of applying) {
+    const rule = rules[ri]!;
+    const ids = peerIds[ri]!;
+    const push = (identity: number, protocol: number, port: number, portPrefixLen: number, proxyPort: number): void => {
+      raw.push({ identity, protocol, port, portPrefixLen, deny: rule.info.deny, ruleId: rule.info.id, proxyPort });
+    };
+    for (const { sel, proxyPort } of rule.ports) {
+      if (sel.kind === 'any') {
+        for (const id of ids) push(id, PROTO.ANY, 0, 0, proxyPort);
+      } else if (sel.kind === 'range') {
+        const blocks = rangeToBlocks(sel.lo, sel.hi);
+        for (const id of ids) for (const b of blocks) push(id, sel.proto, b.port, b.prefixLen, proxyPort);
+      } else if (direction === 'ingress') {
+        const cp = ep.pod.ports.find((p) => p.name === sel.name && PROTO[p.protocol] === sel.proto);
+        if (cp === undefined) continue;
+        resolved.add(rule.info.id);
+        for (const id of ids) push(id, sel.proto, cp.containerPort, 16, proxyPort);
+      } else {
+        // Egress: the name is the destination's, so each peer class resolves it alone.
+        const targets = ids[0] === 0 ? endpointIds : ids.filter((id) => u.byId.get(id)!.kind === 'endpoints');
+        for (const id of targets) {
+          const port = u.byId.get(id)!.namedPorts.get(`${sel.name}/${sel.proto}`);
+          if (port === undefined) continue;
+          resolved.add(rule.info.id);
+          push(id, sel.proto, port, 16, proxyPort);
+        }
+      }
+    }
+  }
+  if (!isolated) raw.push(implicit(0));
+  else if (direction === 'ingress') raw.push(implicit(RESERVED.host));
+  return finish(raw);
 }
 
 /** The compiler's own allow-all (identity 0) or node-traffic (identity host) entry: rule 0. */
