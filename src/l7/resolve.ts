@@ -1,7 +1,9 @@
 // Which HTTP rules the proxy applies to a redirected connection. The datapath redirects a
 // connection when the policy-map entry that allowed it carries a proxy port; the compiled
 // policy keeps one entry per key (the lowest rule id wins a tie), so the entry alone does not
-// say every rule that allows the same traffic. Here, as Cilium merges policies per endpoint,
+// say every rule that allows the same traffic. The entries each rule with HTTP parts gives on
+// its own are therefore computed again here, with the compiler's own stages over the same
+// inputs (same identities, same endpoint ids). As Cilium merges policies per endpoint,
 // direction and port, every allow entry of the endpoint that covers the remote identity (or
 // any identity) and the TCP port counts:
 // - the HTTP rules of all such entries with a proxy port are alternatives (OR);
@@ -11,7 +13,11 @@
 // its source position in the parsed policies, and of its toPorts entries only those whose ports
 // include the connection's port apply (named ports resolved on the destination pod).
 
+import { TwinpathError } from '../errors.js';
 import type { CiliumHTTPRule, CiliumNetworkPolicy, CiliumPortProtocol, CiliumRule, Cluster, Policy, Source } from '../policy/ast.js';
+import { compileEntries } from '../policy/compile_entries.js';
+import { collectRules } from '../policy/compile_rules.js';
+import { buildUniverse } from '../policy/identity.js';
 import { PROTO, type CompiledPolicy, type Direction, type PolicyEntry, type RuleInfo } from '../policy/model.js';
 import { compileHttpRule, type HttpRuleMatcher } from './policy.js';
 
@@ -57,6 +63,20 @@ function entryCovers(e: PolicyEntry, port: number): boolean {
   return port >>> shift === e.port >>> shift;
 }
 
+/** The entries each rule with a proxy port gives on its own, before the compiler keeps one
+ * entry per key: a rule that lost a tie to another rule still applies at L7. */
+function ownEntriesOfL7Rules(compiled: CompiledPolicy, inputs: { policies: Policy[]; cluster: Cluster }): PolicyEntry[] {
+  const { rules, enforcers, needs } = collectRules(inputs.policies);
+  const l7 = rules.filter((r) => !r.info.deny && r.ports.some((p) => p.proxyPort !== 0));
+  if (l7.length === 0) return [];
+  const universe = buildUniverse(inputs.cluster, needs);
+  const same =
+    universe.endpoints.length === compiled.endpoints.length &&
+    universe.endpoints.every((ep, i) => ep.id === compiled.endpoints[i]!.id && ep.ident.id === compiled.endpoints[i]!.identity);
+  if (!same) throw new TwinpathError('DATAPATH_ERROR', 'the compiled policy was not compiled from these policies and cluster');
+  return l7.flatMap((r) => compileEntries(universe, [r], enforcers).entries.filter((e) => e.ruleId === r.info.id));
+}
+
 export class L7Policy {
   private readonly parts = new Map<number, PortPart[]>();
   private readonly byEndpoint = new Map<string, PolicyEntry[]>();
@@ -75,7 +95,7 @@ export class L7Policy {
       if (p.kind === 'NetworkPolicy') continue;
       this.collect(p, bySrc);
     }
-    for (const e of compiled.entries) {
+    for (const e of [...compiled.entries, ...ownEntriesOfL7Rules(compiled, inputs)]) {
       const k = `${e.endpointId}/${e.direction}`;
       let list = this.byEndpoint.get(k);
       if (!list) this.byEndpoint.set(k, (list = []));
