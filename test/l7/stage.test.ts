@@ -272,4 +272,21 @@ describe('L7 stage end to end (VM datapath)', () => {
     expect(w.notices).toEqual([]);
     expect(requestText({ method: 'POST', path: '/', host: '', body: 'hi' })).toBe('POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi');
   });
+
+  it('pairs pipelined requests with their responses in order', () => {
+    const w = new Wire();
+    const c = conversation(w, 40010);
+    c.open();
+    c.request('GET /public HTTP/1.1\r\nHost: b.x\r\n\r\nGET /secret HTTP/1.1\r\nHost: b.x\r\n\r\nGET /public?again HTTP/1.1\r\nHost: b.x\r\n\r\n');
+    c.respond('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect(w.flows.map((f) => `${f.flow.l7.type} ${f.flow.verdict} ${f.flow.l7.http.code ?? '-'} ${f.flow.l7.http.url}`)).toEqual([
+      'REQUEST FORWARDED - http://b.x/public',
+      'REQUEST DROPPED - http://b.x/secret',
+      'RESPONSE FORWARDED 403 http://b.x/secret',
+      'REQUEST DROPPED - http://b.x/public?again',
+      'RESPONSE FORWARDED 403 http://b.x/public?again',
+      'RESPONSE FORWARDED 200 http://b.x/public',
+    ]);
+    expect(w.stage.stats.suppressedResponses).toBe(2);
+  });
 });
