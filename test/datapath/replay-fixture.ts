@@ -1,4 +1,4 @@
-// The bundled Star Wars scenario (captures/replay) as a fixture for replay tests: its compiled
+// The bundled Star Wars scenario (captures/starwars) as a fixture for replay tests: its compiled
 // policy, its hosts, and a feeder that numbers packets and advances the capture clock.
 //   deathstar 10.244.1.10 (kind-worker, ingress isolated: org=empire on TCP/80 only)
 //   coredns 10.244.1.53 (kind-worker), tiefighter 10.244.2.20 and xwing 10.244.2.30 (kind-worker2)
@@ -11,7 +11,7 @@ import type { PacketResult, Replayer } from '../../src/datapath/replay.js';
 import { LINKTYPE_ETHERNET } from '../../src/pcap/linktype.js';
 import { ROOT } from '../helpers/paths.js';
 
-export const SCENARIO = join(ROOT, 'captures/replay');
+export const SCENARIO = join(ROOT, 'captures/starwars');
 export const CLUSTER = join(SCENARIO, 'cluster.yaml');
 export const POLICY = join(SCENARIO, 'policy.yaml');
 export const CAPTURE = join(SCENARIO, 'starwars.pcapng');
