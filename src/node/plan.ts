@@ -38,6 +38,14 @@
 //  4. Remove the old denies, turn old-only enforcement off, write the final endpoint values:
 //     each step removes only something the new state lacks, down to the new state itself.
 //
+// Conntrack: a flow that passed one hop under the old policy and was dropped at the next left an
+// entry at the first hop, and its next packet there would skip policy as "established". Under
+// the new policy that packet must be decided again, or a flow both policies deny (the old one at
+// the second hop, the new one at the first) gets through. So after phase 1 the update removes
+// every conntrack entry that has not seen a reply (src/node/update.ts); entries made from then
+// on come from states within both policies, and flows that saw a reply were let through end to
+// end and stay open.
+//
 // A connection crosses at most two hops with policy (the client's egress, the server's
 // ingress; replies are conntrack). Nodes updated together run each phase on every node before
 // the next phase starts, so the two hops of one packet see phases p <= q with q <= p + 1 (the

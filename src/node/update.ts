@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TwinpathError } from '../errors.js';
 import { KernelMap } from '../kernel/bpf.js';
-import { MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
+import { decodeConntrack, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
 import type { CompiledPolicy } from '../policy/model.js';
@@ -39,12 +39,16 @@ export interface UpdateResult {
   /** Map operations made (temporary ones included). */
   operations: number;
   changedIdentities: number[];
+  /** Conntrack entries of flows that never saw a reply, removed after phase 1. */
+  halfOpenRemoved: number;
 }
 
 export interface UpdateReport {
   nodes: UpdateResult[];
   /** From the first map operation to the last, grace period included. */
   applyMs: number;
+  /** The time spent in map operations alone (the update's cost to the datapath). */
+  opsMs: number;
   graceMs: number;
 }
 
@@ -93,7 +97,7 @@ export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables
 /** Updates attachments together; see the header. */
 export async function updateNodes(names: string[], opts: UpdateOptions = {}): Promise<UpdateReport> {
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
-  const work: Array<{ state: NodeState; plan: UpdatePlan; maps: Record<MapName, KernelMap> }> = [];
+  const work: Array<{ state: NodeState; plan: UpdatePlan; maps: Record<MapName, KernelMap>; ct: KernelMap; halfOpen: number }> = [];
   try {
     for (const name of names) {
       const state = requireNodeState(name);
@@ -103,10 +107,13 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
       const plan = planUpdate(currentTables(state), targetTables(state, compiled));
       const maps = {} as Record<MapName, KernelMap>;
       for (const m of Object.keys(MAP_OF) as MapName[]) maps[m] = openPinned(state, MAP_OF[m]);
-      work.push({ state: { ...state, clusterFiles, policyFiles }, plan, maps });
+      const ct = openPinned(state, MAP_CONNTRACK);
+      work.push({ state: { ...state, clusterFiles, policyFiles }, plan, maps, ct, halfOpen: 0 });
     }
     const t0 = performance.now();
+    let opsMs = 0;
     for (const phase of [1, 2, 3, 4] as const) {
+      const p0 = performance.now();
       for (const w of work) {
         for (const s of w.plan.steps) {
           if (s.phase !== phase) continue;
@@ -121,6 +128,10 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
           }
         }
       }
+      // See src/node/plan.ts: after phase 1 every hop allows at most what both policies allow,
+      // so flows that half-passed an old hop must be decided again from here on.
+      if (phase === 1) for (const w of work) w.halfOpen = removeHalfOpen(w.ct);
+      opsMs += performance.now() - p0;
       if (phase === 2 && graceMs > 0) await sleep(graceMs);
     }
     const applyMs = performance.now() - t0;
@@ -131,12 +142,34 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
     }
     return {
       applyMs,
+      opsMs,
       graceMs,
-      nodes: work.map((w) => ({ name: w.state.name, counts: w.plan.counts, operations: w.plan.steps.length, changedIdentities: w.plan.changedIdentities })),
+      nodes: work.map((w) => ({
+        name: w.state.name, counts: w.plan.counts, operations: w.plan.steps.length, changedIdentities: w.plan.changedIdentities, halfOpenRemoved: w.halfOpen,
+      })),
     };
   } finally {
-    for (const w of work) for (const m of Object.values(w.maps)) m.close();
+    for (const w of work) {
+      for (const m of Object.values(w.maps)) m.close();
+      w.ct.close();
+    }
   }
+}
+
+/** Removes the conntrack entries that never saw a reply packet; returns how many. */
+function removeHalfOpen(ct: KernelMap): number {
+  let n = 0;
+  for (const [k, v] of [...ct.entries()]) {
+    const value = new Uint8Array(Array.isArray(v) ? v[0]! : v);
+    if (decodeConntrack(new Uint8Array(k), value).packetsRev !== 0n) continue;
+    try {
+      ct.delete(k);
+      n++;
+    } catch (e) {
+      if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
+    }
+  }
+  return n;
 }
 
 /** Forgets every connection the attachments' programs track: the next packet of each is new. */

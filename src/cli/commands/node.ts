@@ -49,11 +49,11 @@ function describeStatus(st: NodeStatus): string {
 }
 
 function describeUpdate(r: UpdateReport): string {
-  const lines = [`applied in ${r.applyMs.toFixed(2)} ms (grace period ${r.graceMs} ms included)`];
+  const lines = [`applied in ${r.applyMs.toFixed(2)} ms (${r.opsMs.toFixed(2)} ms of map operations, and the ${r.graceMs} ms grace period)`];
   for (const n of r.nodes) {
     const c = n.counts;
     const part = (k: keyof typeof c) => `${k} +${c[k].added} -${c[k].removed} ~${c[k].changed}`;
-    lines.push(`  ${n.name}: ${part('policy')}, ${part('ipcache')}, ${part('endpoints')}; ${n.operations} map operations`);
+    lines.push(`  ${n.name}: ${part('policy')}, ${part('ipcache')}, ${part('endpoints')}; ${n.operations} map operations, ${n.halfOpenRemoved} half-open conntrack entries removed`);
   }
   return `${lines.join('\n')}\n`;
 }
