@@ -82,6 +82,8 @@ export const ERROR_CODES = [
   'LAB_NEEDS',
   // Replay scenarios (captures/): a scenario spec (file, path)
   'SCENARIO_BAD_SPEC',
+  // Benchmarks (src/bench): a measured path gave a wrong verdict, so its timing would mean nothing
+  'BENCH_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
