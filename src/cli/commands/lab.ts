@@ -44,7 +44,11 @@ export const registerLab: CommandRegistrar = (y, ctx) =>
           const dir = args.dir ?? labDirName(lab.number, lab.slug);
           const files = startLab(lab, dir, args.force);
           const lines = [`lab ${labDirName(lab.number, lab.slug)}: ${lab.title}`, `started in ${dir}:`];
-          for (const f of files) lines.push(`  ${f}${f === 'README.md' ? '   the story and the tasks: read it first' : f.startsWith(`${MATERIAL_DIR}/`) ? '   (a copy, for reading and replaying)' : ''}`);
+          const width = Math.max(...files.map((f) => f.length));
+          for (const f of files) {
+            const note = f === 'README.md' ? 'the story and the tasks: read it first' : f.startsWith(`${MATERIAL_DIR}/`) ? 'a copy of the lab\'s material, to read and replay' : 'yours to edit';
+            lines.push(`  ${f.padEnd(width)}   ${note}`);
+          }
           lines.push('tasks:');
           lab.tasks.forEach((t, i) => lines.push(`  ${i + 1}. ${t.title}`));
           lines.push(`then: twinpath lab check ${dir}   (or: twinpath lab watch ${dir})`);
