@@ -60,6 +60,40 @@ export interface RunOutput {
   redirect?: { map?: string; key?: number; ifindex?: number; flags: number };
 }
 
+/** One executed instruction of a traced run (EngineObject.runTraced), with what it did. */
+export interface TraceRecord {
+  kind: 'alu' | 'load' | 'store' | 'atomic' | 'jump' | 'helper' | 'call' | 'exit' | 'tail_call';
+  /** The program the instruction is in: the one run, or a tail call's target. */
+  program: string;
+  /** Its index in that program's instructions (8-byte slots; subprograms follow the program). */
+  insn: number;
+  /** Frames below it: 0 in the program's own function, 1 in a subprogram it called, ... */
+  depth: number;
+  /** The register written (alu, load, fetching atomic; r0 for helper and exit) and its value after. */
+  reg?: number;
+  value?: bigint;
+  /** load, store, atomic: address and size of the access; a store's value is the bytes written. */
+  addr?: number;
+  size?: number;
+  /** jump: taken or not (goto: always). */
+  taken?: boolean;
+  /** helper: its id. */
+  helper?: number;
+  /** call: the callee's first instruction. */
+  target?: number;
+  /** tail_call: the program it went to. */
+  tailCall?: string;
+}
+
+export interface RunTrace {
+  /** Oldest first; the last `limit` of the run when it ran more. */
+  records: TraceRecord[];
+  /** Instructions the run executed and recorded in all. */
+  total: number;
+  truncated: boolean;
+  limit: number;
+}
+
 export interface EngineMap {
   readonly name: string;
   readonly type: number;
@@ -84,6 +118,9 @@ export interface EngineObject {
   maps(): EngineMap[];
   /** Runs one program (by name) on one packet. */
   run(program: string, input: RunInput): RunOutput;
+  /** run(), recording every instruction executed (the VM only: a kernel cannot trace a program).
+   * `limit` bounds the records kept (the last ones; default 65,536). */
+  runTraced?(program: string, input: RunInput, opts?: { limit?: number }): RunOutput & { trace: RunTrace };
   /** What names this program in a PROG_ARRAY slot of this engine (an fd, a VM handle). */
   programRef?(name: string): number;
   /** What names this map in an ARRAY_OF_MAPS / HASH_OF_MAPS slot of this engine. */

@@ -13,12 +13,12 @@
 import { cpus } from 'node:os';
 import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
-import { Vm, VmError, type PacketRunResult, type Program } from '../vm/vm.js';
+import { Vm, VmError, type ExecTrace, type PacketRunResult, type Program, type TraceOptions } from '../vm/vm.js';
 import { sourceLocation } from './source.js';
 import { createVmMap, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
 import { checkLength, checkTcHeaders, popAllAndRestore, skbIn, xdpIn } from './kernel.js';
-import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput } from './engine.js';
+import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput, RunTrace, TraceRecord } from './engine.js';
 
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
@@ -190,6 +190,28 @@ class VmEngineObject implements EngineObject {
   }
 
   run(name: string, input: RunInput): RunOutput {
+    return this.runWith(name, input).out;
+  }
+
+  runTraced(name: string, input: RunInput, opts: TraceOptions = {}): RunOutput & { trace: RunTrace } {
+    const { out, trace } = this.runWith(name, input, opts);
+    return { ...out, trace: this.named(trace!) };
+  }
+
+  /** The VM's trace with programs named as the object names them, not by VM handle. */
+  private named(t: ExecTrace): RunTrace {
+    const name = (h: number) => this.#byHandle.get(h)?.name ?? `program ${h}`;
+    const records = t.records.map((r) => {
+      const { program, target, ...rest } = r;
+      const out: TraceRecord = { ...rest, program: name(program) };
+      if (r.kind === 'tail_call') out.tailCall = name(target!);
+      else if (target !== undefined) out.target = target;
+      return out;
+    });
+    return { records, total: t.total, truncated: t.truncated, limit: t.limit };
+  }
+
+  private runWith(name: string, input: RunInput, trace?: TraceOptions): { out: RunOutput; trace?: ExecTrace } {
     const entry = this.#programs.get(name);
     if (!entry) {
       throw new TwinpathError('ELF_NO_PROGRAM', `no program named "${name}" (programs: ${[...this.#programs.keys()].join(', ') || 'none'})`, this.#where);
@@ -201,7 +223,7 @@ class VmEngineObject implements EngineObject {
     const ctxIn = tc ? skbIn(input.ctx ?? NO_CTX, where) : xdpIn(input.ctx ?? NO_CTX, input.packet.length, where);
     let r;
     try {
-      r = this.#vm.runPacket(program, spec.hook, input.packet, { ctxIn, timeNs: input.timeNs });
+      r = this.#vm.runPacket(program, spec.hook, input.packet, { ctxIn, timeNs: input.timeNs, trace });
     } catch (e) {
       throw this.located(e, spec, where);
     }
@@ -222,7 +244,7 @@ class VmEngineObject implements EngineObject {
     }
     for (const line of r.trace) events.push({ kind: 'trace', data: TEXT.encode(line) });
     const redirect = redirectOf(spec, r.retval, r.redirect, this.#maps);
-    return {
+    const out: RunOutput = {
       retval: r.retval,
       packet: r.packet,
       ctx,
@@ -231,6 +253,7 @@ class VmEngineObject implements EngineObject {
       events,
       ...(redirect ? { redirect } : {}),
     };
+    return r.execTrace ? { out, trace: r.execTrace } : { out };
   }
 
   close(): void {

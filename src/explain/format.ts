@@ -5,6 +5,7 @@
 
 import type { ConntrackView, Explanation, PolicyLookupView, ProgramView, RuleView, SideView } from './model.js';
 import { protoName } from './analyze.js';
+import { formatTrace } from './trace.js';
 
 function hostPort(a: string, p: number): string {
   return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
@@ -103,5 +104,13 @@ export function formatExplanation(x: Explanation): string {
     if (s.yaml) out.push(...s.yaml.trimEnd().split('\n').map((l) => `     ${l}`));
     out.push(`     verified: the flow becomes ${s.verified}`);
   });
+
+  if (x.trace) {
+    out.push('', 'Trace (instructions executed; insn numbers count from the start of each program):');
+    x.trace.forEach((t, i) => {
+      out.push(`  ${i + 1}. ${t.program} on ${t.node} (${t.endpoint}): ${t.total} instruction${t.total === 1 ? '' : 's'}`);
+      out.push(...formatTrace(t, '     '));
+    });
+  }
   return out.join('\n') + '\n';
 }

@@ -13,6 +13,8 @@ import { decisionOf, flowOf, isolatingPolicies, programOf, responsibleRuleId, ru
 import type { Explanation, LoadBalancingView } from './model.js';
 import { plan, runPlan, type FlowSpec } from './scenario.js';
 import { suggest } from './suggest.js';
+import { KERNEL_CANNOT_TRACE, runPlanTraced, type TraceOptions } from './trace.js';
+import { TwinpathError } from '../errors.js';
 
 export type { Explanation } from './model.js';
 export type { FlowSpec, ConnectionFlowSpec, CaptureFlowSpec } from './scenario.js';
@@ -26,6 +28,8 @@ export interface ExplainOptions {
   read?: SourceReader;
   /** The endpoint datapath object (default: the committed one). */
   object?: string;
+  /** Record the instructions of the explained packet's program runs (VM engine only). */
+  trace?: TraceOptions;
 }
 
 export const readSourceFile: SourceReader = (file) => {
@@ -38,11 +42,13 @@ export const readSourceFile: SourceReader = (file) => {
 
 export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const read = opts.read ?? readSourceFile;
+  if (opts.trace && opts.engine !== 'vm') throw new TwinpathError('USAGE', KERNEL_CANNOT_TRACE);
   const compiled = compile(opts.inputs);
   const dp = await Datapath.open(compiled, { engine: opts.engine, object: opts.object });
   try {
     const p = plan(dp, opts.spec);
-    const runs = runPlan(dp, p);
+    const traced = opts.trace ? runPlanTraced(dp, p, opts.trace) : undefined;
+    const runs = traced ? traced.runs : runPlan(dp, p);
     const last = runs.at(-1)!;
     const e = last.event;
     const given =
@@ -68,6 +74,7 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
     const s = await suggest({ inputs: opts.inputs, compiled, spec: opts.spec, dp, runs, read, object: opts.object });
     x.suggestions = s.suggestions;
     if (s.none !== undefined) x.noSuggestion = s.none;
+    if (traced) x.trace = traced.views;
     return x;
   } finally {
     dp.close();

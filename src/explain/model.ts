@@ -20,6 +20,8 @@ export interface Explanation {
   suggestions: Suggestion[];
   /** Why there is no suggestion, when there is none. */
   noSuggestion?: string;
+  /** With --trace: the instructions each program run of `programs` executed, in the same order. */
+  trace?: ProgramTraceView[];
 }
 
 export interface FlowView {
@@ -178,3 +180,53 @@ export interface Suggestion {
   /** The verdict of the flow, replayed with the change through the same engine. */
   verified: 'FORWARDED' | 'DROPPED';
 }
+
+/** The instructions one program run executed (VM engine only). */
+export interface ProgramTraceView {
+  program: string;
+  node: string;
+  endpoint: string;
+  /** Instructions executed in all. */
+  total: number;
+  /** Only the last `limit` were kept. */
+  truncated: boolean;
+  limit: number;
+  records: TraceRecordView[];
+}
+
+/** One executed instruction. Values and addresses are hex strings (all 64 bits, unsigned). */
+export interface TraceRecordView {
+  /** The program it is in: the one run, or after a tail call the target. */
+  program: string;
+  /** Its index in that program (8-byte slots from the program's start, subprograms appended). */
+  insn: number;
+  /** Frames below it: 0 in the program's function, 1 in a subprogram it called, ... */
+  depth: number;
+  kind: 'alu' | 'load' | 'store' | 'atomic' | 'jump' | 'helper' | 'call' | 'exit' | 'tail_call';
+  /** The instruction as `twinpath disasm` prints it. */
+  text: string;
+  /** The C line it came from, when the object has line info. */
+  source?: { file: string; line: number; column: number; text: string };
+  /** The register it wrote (r0 for helper and exit) and the value after it; for a store (and an
+   * atomic that writes no register), the value in memory after it. */
+  reg?: number;
+  value?: string;
+  /** load, store, atomic: the address accessed (in the VM's memory) and the size in bytes. */
+  addr?: string;
+  size?: number;
+  /** jump: whether it was taken (goto always is). */
+  taken?: boolean;
+  /** helper: its name (`bpf_map_lookup_elem`) and id. */
+  helper?: string;
+  helperId?: number;
+  /** call: the callee's first instruction and its function name. */
+  target?: number;
+  function?: string;
+  /** tail_call: the program it went to. */
+  tailCall?: string;
+  /** ld_imm64 naming a map (`map NAME`) or a global (`.bss+0x8`). */
+  map?: string;
+  /** exit of the program's own function: r0 as its hook reads it (`TC_ACT_SHOT`). */
+  action?: string;
+}
+

@@ -1,6 +1,7 @@
 // `twinpath explain --cluster FILE... --policy FILE... (--from EP --to EP --port N --protocol P
-// | --pcap FILE --packet N) [--engine vm|kernel] [--output text|json]`: one flow, why it got
-// its verdict, and the smallest verified change that would flip it (src/explain).
+// | --pcap FILE --packet N) [--engine vm|kernel] [--output text|json] [--trace [--trace-limit N]]`:
+// one flow, why it got its verdict, and the smallest verified change that would flip it
+// (src/explain); with --trace, the instructions each program run executed (VM engine only).
 //
 // Endpoints are as in probe: `namespace/pod`, `host`, `ip:ADDRESS`. A capture's packets count
 // from 0, as `run --json` numbers them; the packets before the one explained are replayed first.
@@ -12,6 +13,7 @@ import { loadFiles } from '../../policy/load.js';
 import { readCaptureSync, toEthernet } from '../../pcap/index.js';
 import { PROBE_PROTOCOLS, type ProbeProtocol } from '../../datapath/probe.js';
 import { explain, formatExplanation, type FlowSpec } from '../../explain/index.js';
+import { KERNEL_CANNOT_TRACE } from '../../explain/trace.js';
 import { inputOptions } from './policy.js';
 
 export const registerExplain: CommandRegistrar = (y, ctx) =>
@@ -28,18 +30,23 @@ export const registerExplain: CommandRegistrar = (y, ctx) =>
         .option('packet', { type: 'number', describe: 'the packet of --pcap to explain, counting from 0' })
         .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
         .option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
+        .option('trace', { type: 'boolean', default: false, describe: 'add the executed eBPF instructions with their C source lines and register values (VM engine)' })
+        .option('trace-limit', { type: 'number', describe: 'instructions kept per program run with --trace (its last ones; default 65536)' })
         .check((args) => {
           const flow = ['from', 'to', 'port', 'protocol'].filter((k) => args[k] !== undefined);
           const cap = ['pcap', 'packet'].filter((k) => args[k] !== undefined);
           if (flow.length > 0 && cap.length > 0) throw new Error('name the flow either with --from/--to/--port/--protocol or with --pcap/--packet, not both');
           if (cap.length > 0 && cap.length < 2) throw new Error('--pcap and --packet go together');
           if (cap.length === 0 && flow.length < 4) throw new Error('name the flow with --from, --to, --port and --protocol, or with --pcap and --packet');
+          if (args['trace-limit'] !== undefined && !args.trace) throw new Error('--trace-limit goes with --trace');
+          if (args.trace && args.engine !== 'vm') throw new Error(KERNEL_CANNOT_TRACE);
           return true;
         }),
     async (args) => {
       const spec = flowSpec(args);
       const inputs = loadFiles([...args.cluster, ...args.policy]);
-      const x = await explain({ inputs, spec, engine: args.engine });
+      const trace = args.trace ? (args['trace-limit'] !== undefined ? { limit: args['trace-limit'] } : {}) : undefined;
+      const x = await explain({ inputs, spec, engine: args.engine, ...(trace ? { trace } : {}) });
       ctx.io.out(args.output === 'json' ? `${JSON.stringify(x, null, 2)}\n` : formatExplanation(x));
     },
   );
