@@ -59,7 +59,7 @@ describe('twinpath replay: filters', () => {
     }
     expect(summary).toContain(`flows: ${lines.length} (0 FORWARDED, ${lines.length} DROPPED)`);
     // packets are counted whatever is shown
-    expect(summary).toContain('packets: 32 ');
+    expect(summary).toContain('packets: 45 ');
   });
 
   it('--protocol icmp and --drop-reason take Hubble’s words', async () => {
@@ -85,8 +85,8 @@ describe('twinpath replay: pcapng of dropped and forwarded packets', () => {
     expect(r.status).toBe(0);
     const d = readCaptureSync(readFileSync(dropped));
     const f = readCaptureSync(readFileSync(forwarded));
-    expect(d).toHaveLength(16); // 9 dropped + 7 consequences
-    expect(f).toHaveLength(14);
+    expect(d).toHaveLength(18); // 10 dropped + 8 consequences
+    expect(f).toHaveLength(24);
     const original = readCaptureSync(readFileSync(CAPTURE));
     expect(d[0]!.comment).toBe('twinpath: packet #14 DROPPED: Policy denied (133) at ingress of default/deathstar (cil_to_container on kind-worker)');
     expect(d[1]!.comment).toBe('twinpath: packet #15 DROPPED: Policy denied (133): consequence of packet #14, dropped at ingress of default/deathstar (cil_to_container on kind-worker)');

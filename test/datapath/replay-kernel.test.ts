@@ -38,7 +38,7 @@ describeKernel('replay in the kernel', () => {
         expect(b.frame).toEqual(a.frame);
         n++;
       }
-      expect(n).toBe(32);
+      expect(n).toBe(45);
     } finally {
       vm.close();
       kernel.close();
