@@ -70,12 +70,13 @@ export async function checkXdpLab(lab: Lab, dir: string, opts: { engine: 'vm' | 
         objects.push({ engine: kind, obj: (await getEngine(kind)).open({ bytes, file: object, spec }) });
       } catch (e) {
         if (!isTwinpathError(e)) throw e;
-        return failAll({
-          expected: `the ${kind === 'vm' ? 'VM' : 'kernel'} loads ${object}`,
-          got: `${e.message} [${e.code}]`,
-          flows: [],
-          detail: kind === 'kernel' ? ['The kernel\'s verifier proves every memory access safe before a program may run; the VM checks each access as it happens.'] : [],
-        }, 'the program does not load');
+        const detail: string[] = [];
+        if (kind === 'kernel') {
+          detail.push('The kernel\'s verifier proves every memory access safe before a program may run; the VM checks each access as it happens.');
+          const stopped = objects[0] ? await firstVmError(objects[0].obj, prog, lab) : undefined;
+          if (stopped) detail.push(`In the VM, packet #${stopped.packet} stops the program: ${stopped.error.message} [${stopped.error.code}]`);
+        }
+        return failAll({ expected: `the ${kind === 'vm' ? 'VM' : 'kernel'} loads ${object}`, got: `${e.message} [${e.code}]`, flows: [], detail }, 'the program does not load');
       }
     }
     const outcomes = new Map<number, Outcome[]>();
@@ -102,6 +103,15 @@ export async function checkXdpLab(lab: Lab, dir: string, opts: { engine: 'vm' | 
     for (const o of objects) o.obj.close();
   }
   return done();
+}
+
+/** The first packet of the capture on which the VM stops the program, if any. */
+async function firstVmError(obj: EngineObject, prog: ProgramSpec, lab: Lab): Promise<{ packet: number; error: TwinpathError } | undefined> {
+  for await (const rec of readCapture(`${lab.traffic.slice(0, -'.json'.length)}.pcap`)) {
+    const o = runOne('vm', obj, prog, rec.data);
+    if ('error' in o) return { packet: rec.index + 1, error: o.error };
+  }
+  return undefined;
 }
 
 function runOne(engine: 'vm' | 'kernel', obj: EngineObject, prog: ProgramSpec, packet: Uint8Array): Outcome {
