@@ -1,24 +1,57 @@
 // The cluster's datapath in one engine. Each node of the cluster runs its own copy of the
 // endpoint object with its own maps, as a real Cilium node does: the endpoints of the pods
 // scheduled there, an ipcache (the compiled prefixes plus the node addresses, which are `host`
-// on their own node and `remote-node` everywhere else), and the policy entries of its endpoints.
-// A node's object is opened the first time something runs on it, so a probe between two pods
-// costs two objects however large the cluster is.
+// on their own node and `remote-node` everywhere else), the policy entries of its endpoints, and,
+// when the cluster's Services are load balanced, the services as that node sees them (its own
+// Local scopes; compileServices(cluster, { node })). A node's object is opened the first time
+// something runs on it, so a probe between two pods costs two objects however large the cluster
+// is.
 //
 // This module owns which node an endpoint lives on, which simulated interface it has, and
 // what goes into each node's maps. What a packet's journey through the nodes looks like is
-// the caller's business (src/datapath/probe.ts).
+// the caller's business (src/datapath/probe.ts, replay).
 
 import { readFileSync } from 'node:fs';
 import { TwinpathError, isTwinpathError } from '../errors.js';
 import { readObject, type ObjectSpec } from '../elf/object.js';
 import { getEngine } from '../engine/index.js';
-import type { EngineKind, EngineObject } from '../engine/engine.js';
+import type { EngineKind, EngineObject, OpenOptions } from '../engine/engine.js';
+import { compileServices } from '../lb/compile.js';
+import { canonicalAddr } from '../lb/addr.js';
+import { LB_MAPS, lbGlobals, writeLbMaps } from '../lb/maps.js';
+import { DEFAULT_MAGLEV_TABLE_SIZE, type LbBackend, type LbFrontend, type LbModel, type LbService } from '../lb/model.js';
+import type { Cluster, Protocol } from '../policy/ast.js';
 import { RESERVED, type CompiledPolicy, type EndpointInfo } from '../policy/model.js';
-import { DATAPATH_OBJECT, DatapathMaps, endpointContext, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from './maps.js';
+import {
+  DATAPATH_OBJECT, DatapathMaps, endpointContext, PROG_FROM_ENDPOINT, PROG_FROM_NETDEV, PROG_TO_ENDPOINT,
+  type ConntrackEntry, type ConntrackTuple, type ServiceConntrackEntry,
+} from './maps.js';
 import { flowEvents, type FlowEvent } from './flow.js';
 
-export type DatapathProgram = typeof PROG_FROM_ENDPOINT | typeof PROG_TO_ENDPOINT;
+export type DatapathProgram = typeof PROG_FROM_ENDPOINT | typeof PROG_TO_ENDPOINT | typeof PROG_FROM_NETDEV;
+
+/** How Datapath.open loads a cluster. */
+export interface DatapathOptions {
+  engine: EngineKind;
+  /** The endpoint object (default: the committed bpf/datapath/endpoint.bpf.o). */
+  object?: string;
+  /** The cluster the policy was compiled from; its Services and EndpointSlices are what the
+   * nodes load balance. */
+  cluster?: Cluster;
+  /** Service load balancing: `true` (the default when `cluster` is given) compiles the cluster's
+   * services for each node; an LbModel is loaded on every node as it is; `false` turns it off. */
+  services?: LbModel | boolean;
+  /** The Maglev table size when compiling services: a prime, default 16381. */
+  maglevTableSize?: number;
+}
+
+/** A service frontend as one node's datapath knows it, with its backend group. */
+export interface FrontendInfo {
+  frontend: LbFrontend;
+  service: LbService;
+  /** In Maglev input order (the group's order). */
+  backends: LbBackend[];
+}
 
 /** The node that pods without spec.nodeName share. Parentheses cannot occur in a Kubernetes
  * node name, so it never collides with a real one. */
@@ -26,6 +59,9 @@ export const IMPLICIT_NODE = '(no node)';
 
 /** Simulated interfaces are numbered from here: endpoint id 5 runs on interface 105. */
 export const IFINDEX_BASE = 100;
+
+/** The simulated interface of a node's external network device (cil_from_netdev runs there). */
+export const NETDEV_IFINDEX = 2;
 
 const TC_ACT_SHOT = 2;
 
@@ -50,19 +86,31 @@ interface LoadedNode {
 export class Datapath {
   readonly compiled: CompiledPolicy;
   readonly engine: EngineKind;
-  private readonly open_: () => EngineObject;
+  private readonly open_: (opts: OpenOptions) => EngineObject;
   private readonly loaded = new Map<string, LoadedNode>();
   /** Nodes that ran a packet since the last resetConntrack(). */
   private readonly touched = new Set<string>();
   private readonly nodeAddrs = new Map<string, string[]>();
   private readonly endpointsByNode = new Map<string, EndpointInfo[]>();
+  /** Each node's service model, when services are load balanced. */
+  private readonly lbModels = new Map<string, LbModel>();
+  private readonly lbGlobals_: OpenOptions['globals'] | undefined;
+  private readonly lbMode: 'off' | 'cluster' | 'model';
+  private readonly tableSize: number;
   private clock = CLOCK_START_NS;
   private closed = false;
 
-  private constructor(compiled: CompiledPolicy, engine: EngineKind, open: () => EngineObject) {
+  private constructor(
+    compiled: CompiledPolicy,
+    engine: EngineKind,
+    open: (opts: OpenOptions) => EngineObject,
+    lb: { mode: 'off' | 'cluster' | 'model'; tableSize: number; models?: Map<string, LbModel> },
+  ) {
     this.compiled = compiled;
     this.engine = engine;
     this.open_ = open;
+    this.lbMode = lb.mode;
+    this.tableSize = lb.tableSize;
     for (const n of compiled.nodes) this.nodeAddrs.set(n.name, n.addresses);
     for (const ep of compiled.endpoints) {
       const node = nodeOf(ep);
@@ -72,10 +120,13 @@ export class Datapath {
       if (!list) this.endpointsByNode.set(node, (list = []));
       list.push(ep);
     }
+    if (lb.models) for (const [node, m] of lb.models) this.lbModels.set(node, m);
+    this.lbGlobals_ = lb.mode === 'off' ? undefined : lbGlobals({ maglevTableSize: lb.tableSize });
   }
 
-  /** Reads the endpoint object once; nodes open their copies of it lazily. */
-  static async open(compiled: CompiledPolicy, opts: { engine: EngineKind; object?: string }): Promise<Datapath> {
+  /** Reads the endpoint object once and, with services, compiles them for every node (so bad
+   * input fails here, before anything runs); nodes open their copies of the object lazily. */
+  static async open(compiled: CompiledPolicy, opts: DatapathOptions): Promise<Datapath> {
     const file = opts.object ?? DATAPATH_OBJECT;
     let bytes: Uint8Array;
     try {
@@ -84,8 +135,80 @@ export class Datapath {
       throw new TwinpathError('IO_ERROR', `cannot read the datapath object: ${(e as Error).message}`, { file }, { cause: e });
     }
     const spec: ObjectSpec = readObject(bytes, file);
+    const lb = planServices(compiled, opts, spec);
     const engine = await getEngine(opts.engine);
-    return new Datapath(compiled, opts.engine, () => engine.open({ bytes, file, spec }));
+    return new Datapath(compiled, opts.engine, (o) => engine.open({ bytes, file, spec }, o), lb);
+  }
+
+  /** Whether the nodes load balance services. */
+  servicesEnabled(): boolean {
+    return this.lbMode !== 'off';
+  }
+
+  /** The service model a node's datapath holds (undefined without services). */
+  services(node: string): LbModel | undefined {
+    this.nodeAddresses(node);
+    return this.lbModels.get(node);
+  }
+
+  /** A frontend of a node's services, with its backend group, or undefined. */
+  frontend(node: string, address: string, port: number, protocol: Protocol): FrontendInfo | undefined {
+    const model = this.services(node);
+    if (!model) return undefined;
+    const addr = canonicalAddr(address);
+    const fe = model.frontends.find((f) => f.address === addr && f.port === port && f.protocol === protocol);
+    if (!fe) return undefined;
+    const service = model.services.find((x) => x.id === fe.serviceId)!;
+    const byId = new Map(model.backends.map((b) => [b.id, b]));
+    return { frontend: fe, service, backends: service.backendIds.map((id) => byId.get(id)!) };
+  }
+
+  /** A backend of a node's services by id (as a flow event or conntrack entry names it). */
+  backend(node: string, id: number): LbBackend | undefined {
+    return this.services(node)?.backends.find((b) => b.id === id);
+  }
+
+  /** A connection's conntrack entry on a node, or undefined (see DatapathMaps.conntrackEntry). */
+  conntrackEntry(node: string, tuple: ConntrackTuple): ConntrackEntry | undefined {
+    return this.maps(node).conntrackEntry(tuple);
+  }
+
+  /** The service entry that keeps a client's flow to a frontend on its backend, or undefined. */
+  serviceConntrackEntry(
+    node: string,
+    t: { client: string; clientPort: number; frontend: string; frontendPort: number; protocol: number },
+  ): ServiceConntrackEntry | undefined {
+    return this.maps(node).serviceConntrackEntry(t);
+  }
+
+  /**
+   * Replaces the services after the cluster changed (backends added or removed, services edited):
+   * each node's model is recompiled from `cluster` keeping the ids of what stayed, and written
+   * into the nodes already open, so established flows keep their backends (their service
+   * entries name backend ids). Every node is compiled before anything is written.
+   */
+  updateServices(cluster: Cluster): void {
+    if (this.closed) throw new TwinpathError('DATAPATH_ERROR', 'the datapath is closed');
+    if (this.lbMode !== 'cluster') {
+      throw new TwinpathError('DATAPATH_ERROR', 'services were not compiled from a cluster here; open the datapath with { cluster } to update them');
+    }
+    const next = new Map<string, LbModel>();
+    for (const node of this.nodes()) {
+      const prev = this.lbModels.get(node);
+      next.set(node, compileForNode(cluster, node, this.tableSize, prev));
+    }
+    for (const [node, model] of next) {
+      const n = this.loaded.get(node);
+      if (n) {
+        try {
+          writeLbMaps(n.obj, model);
+        } catch (e) {
+          if (isTwinpathError(e)) throw new TwinpathError(e.code, `node "${node}": ${e.detail}`, e.location, { cause: e });
+          throw e;
+        }
+      }
+      this.lbModels.set(node, model);
+    }
   }
 
   /** Every node, in name order: the cluster's nodes, any a pod names, and the implicit one. */
@@ -124,6 +247,13 @@ export class Datapath {
     return [...this.loaded.keys()].sort();
   }
 
+  /** Runs cil_from_netdev on a node: a packet arriving at the node from outside (NodePort and
+   * externalIP translation, then the destination endpoint's ingress policy; a packet for no local
+   * endpoint passes). */
+  runFromNetdev(node: string, packet: Uint8Array): DatapathRun {
+    return this.run(node, PROG_FROM_NETDEV, NETDEV_IFINDEX, packet);
+  }
+
   /** Runs one program on one packet on a node, as if it arrived on simulated interface `ifindex`. */
   run(node: string, program: DatapathProgram, ifindex: number, packet: Uint8Array): DatapathRun {
     const n = this.load(node);
@@ -145,10 +275,21 @@ export class Datapath {
     };
   }
 
-  /** Forgets every connection the nodes have seen since the last reset: the next run starts a
-   * fresh connection. Only nodes that ran something are touched, which keeps the kernel cheap. */
+  /** Forgets every connection the nodes have seen since the last reset (and, with services, the
+   * backends flows and clients were kept on): the next run starts a fresh connection. Only nodes
+   * that ran something are touched, which keeps the kernel cheap. */
   resetConntrack(): void {
-    for (const node of this.touched) this.loaded.get(node)?.maps.clearConntrack();
+    for (const node of this.touched) {
+      const n = this.loaded.get(node);
+      if (!n) continue;
+      n.maps.clearConntrack();
+      if (this.lbMode !== 'off') {
+        for (const name of [LB_MAPS.affinity4, LB_MAPS.affinity6]) {
+          const m = n.obj.map(name);
+          for (const [k] of m.entries()) m.delete(k);
+        }
+      }
+    }
     this.touched.clear();
   }
 
@@ -172,10 +313,12 @@ export class Datapath {
     const have = this.loaded.get(node);
     if (have) return have;
     const addrs = this.nodeAddresses(node);
-    const obj = this.open_();
+    const obj = this.open_(this.lbGlobals_ ? { globals: this.lbGlobals_ } : {});
     try {
       const maps = new DatapathMaps(obj);
       this.fill(node, addrs, maps);
+      const model = this.lbModels.get(node);
+      if (model) writeLbMaps(obj, model);
       const n = { obj, maps };
       this.loaded.set(node, n);
       return n;
@@ -210,4 +353,60 @@ export class Datapath {
 
 function nodeOf(ep: EndpointInfo): string {
   return ep.node === '' ? IMPLICIT_NODE : ep.node;
+}
+
+/** A node's services. A node the cluster has no Node object for (the implicit node, a node only a
+ * pod names) is compiled for no node: its Local ClusterIP/externalIP scopes are empty. */
+function compileForNode(cluster: Cluster, node: string, tableSize: number, previous?: LbModel): LbModel {
+  const known = cluster.nodes.some((n) => n.name === node);
+  try {
+    return compileServices(cluster, { maglevTableSize: tableSize, ...(known ? { node } : {}), ...(previous ? { previous } : {}) });
+  } catch (e) {
+    if (isTwinpathError(e)) throw new TwinpathError(e.code, `services of node "${node}": ${e.detail}`, e.location, { cause: e });
+    throw e;
+  }
+}
+
+/** What Datapath.open loads as services, checked against the object before any node opens. */
+function planServices(
+  compiled: CompiledPolicy,
+  opts: DatapathOptions,
+  spec: ObjectSpec,
+): { mode: 'off' | 'cluster' | 'model'; tableSize: number; models?: Map<string, LbModel> } {
+  const want = opts.services ?? opts.cluster !== undefined;
+  if (want === false) {
+    if (opts.maglevTableSize !== undefined) throw new TwinpathError('DATAPATH_ERROR', 'maglevTableSize is given but services are off');
+    return { mode: 'off', tableSize: DEFAULT_MAGLEV_TABLE_SIZE };
+  }
+  const nodes = new Set<string>(compiled.nodes.map((n) => n.name));
+  for (const ep of compiled.endpoints) nodes.add(nodeOf(ep));
+  const models = new Map<string, LbModel>();
+  let tableSize: number;
+  let mode: 'cluster' | 'model';
+  if (want === true) {
+    if (!opts.cluster) throw new TwinpathError('DATAPATH_ERROR', 'services: true needs the cluster (open the datapath with { cluster })');
+    tableSize = opts.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
+    for (const node of [...nodes].sort()) models.set(node, compileForNode(opts.cluster, node, tableSize));
+    mode = 'cluster';
+  } else {
+    if (opts.maglevTableSize !== undefined && opts.maglevTableSize !== want.maglevTableSize) {
+      throw new TwinpathError('DATAPATH_ERROR', `maglevTableSize ${opts.maglevTableSize} differs from the given model's ${want.maglevTableSize}`);
+    }
+    tableSize = want.maglevTableSize;
+    for (const node of nodes) models.set(node, want);
+    mode = 'model';
+  }
+  // The flat Maglev array must hold every group's row; say so now rather than at a node's load.
+  const maglev = spec.maps.find((m) => m.name === LB_MAPS.maglev);
+  if (!maglev) throw new TwinpathError('DATAPATH_ERROR', `the object has no map "${LB_MAPS.maglev}": it does not load balance services`);
+  for (const [node, m] of models) {
+    const rows = m.services.reduce((mx, x) => Math.max(mx, x.id + 1), 0);
+    if (rows * tableSize > maglev.maxEntries) {
+      throw new TwinpathError(
+        'LB_ERROR',
+        `node "${node}": ${rows} service groups x ${tableSize} Maglev slots exceed the datapath's ${maglev.maxEntries} (use a smaller prime maglevTableSize)`,
+      );
+    }
+  }
+  return { mode, tableSize, models };
 }
