@@ -71,21 +71,15 @@ export function compileEntries(u: Universe, rules: RuleDef[], enforcers: Enforce
   const identIndex = new IdentIndex(live);
   const peerIds = rules.map((r) => {
     if (r.peers === 'all') return [0];
-    const picked = new Uint8Array(live.length);
+    const picked: number[] = [];
     for (const p of r.peers) {
       const cands = identIndex.candidates(p);
-      if (cands === undefined) {
-        live.forEach((id, i) => {
-          if (!picked[i] && matchPeer(p, id)) picked[i] = 1;
-        });
-      } else {
-        for (const i of cands) if (!picked[i] && matchPeer(p, live[i]!)) picked[i] = 1;
-      }
+      if (cands === undefined) live.forEach((id, i) => matchPeer(p, id) && picked.push(i));
+      else for (const i of cands) if (matchPeer(p, live[i]!)) picked.push(i);
     }
-    const ids: number[] = [];
-    picked.forEach((x, i) => {
-      if (x) ids.push(live[i]!.id);
-    });
+    // Positions ascending and once each: the identities in `live` order.
+    if (r.peers.length > 1) picked.sort((a, b) => a - b);
+    const ids = picked.filter((x, k) => k === 0 || picked[k - 1] !== x).map((i) => live[i]!.id);
     return ids.length === live.length ? [0] : ids;
   });
   const resolved = new Set<number>();

@@ -39,6 +39,8 @@ export class IdentIndex {
   readonly #nsLabels = new Map<string, Record<string, string>>();
   readonly #byIpBlock = new Map<string, number[]>();
   readonly #withPrefix: number[] = [];
+  /** Candidates of a namespace selector, by its content. */
+  readonly #bySelector = new Map<string, number[]>();
 
   constructor(idents: Ident[]) {
     this.size = idents.length;
@@ -66,9 +68,16 @@ export class IdentIndex {
     switch (peer.kind) {
       case 'pods': {
         if (!peer.namespaceSelector) return this.#byNamespace.get(peer.namespace) ?? [];
-        const lists: number[][] = [];
-        for (const [ns, list] of this.#byNamespace) if (matchK8s(peer.namespaceSelector, this.#nsLabels.get(ns)!)) lists.push(list);
-        return union(lists);
+        // Many policies repeat one namespace selector (every namespace letting monitoring in).
+        const key = JSON.stringify([peer.namespaceSelector.matchLabels, peer.namespaceSelector.matchExpressions]);
+        let found = this.#bySelector.get(key);
+        if (!found) {
+          const lists: number[][] = [];
+          for (const [ns, list] of this.#byNamespace) if (matchK8s(peer.namespaceSelector, this.#nsLabels.get(ns)!)) lists.push(list);
+          found = union(lists);
+          this.#bySelector.set(key, found);
+        }
+        return found;
       }
       case 'ipblock':
         return union([this.#byIpBlock.get(peer.block.key) ?? [], this.#withPrefix]);
