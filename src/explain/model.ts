@@ -228,5 +228,8 @@ export interface TraceRecordView {
   map?: string;
   /** exit of the program's own function: r0 as its hook reads it (`TC_ACT_SHOT`). */
   action?: string;
+  /** The first instruction of a callback run by a helper (bpf_loop, bpf_for_each_map_elem): the
+   * callback's name. Its records come before the helper's, which is recorded when it returns. */
+  callback?: string;
 }
 

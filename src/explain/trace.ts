@@ -127,9 +127,32 @@ export function traceView(object: ObjectSpec, run: { program: string; node: stri
     total: t.total,
     truncated: t.truncated,
     limit: t.limit,
-    records: t.records.map((r) => recordView(programs, r)),
+    records: markCallbacks(programs, t.records.map((r) => recordView(programs, r))),
   };
 }
+
+/** A helper that calls back into the program (bpf_loop, bpf_for_each_map_elem) runs the callback
+ * one frame deeper with no call instruction of the program's own; its records come before the
+ * helper's, which is recorded when the helper returns. The first record of each callback run is
+ * marked with the callback's name, so that the deeper records do not seem to come from nowhere. */
+function markCallbacks(programs: Programs, views: TraceRecordView[]): TraceRecordView[] {
+  for (let k = 0; k < views.length; k++) {
+    const v = views[k]!;
+    const prev = views[k - 1];
+    if (!prev) continue;
+    // Deeper without a call; or right after an exit at the same depth (an exit otherwise returns
+    // a frame up): the helper running its callback again.
+    const entered = v.depth > prev.depth && prev.kind !== 'call';
+    const again = v.depth === prev.depth && prev.kind === 'exit';
+    if (entered || again) {
+      const p = programs.get(v.program);
+      const f = p ? functionAt(p, v.insn) : undefined;
+      v.callback = f && f.insn === v.insn ? f.name : `insn ${v.insn}`;
+    }
+  }
+  return views;
+}
+
 
 /** A value as hex, and when it reads as a small negative number (an errno from a helper, -1),
  * that number too: 0xfffffffffffffffe (-2). */
@@ -184,6 +207,7 @@ export function formatTrace(v: ProgramTraceView, indent: string): string[] {
       out.push(`${pad}${r.program}:`);
       program = r.program;
     }
+    if (r.callback !== undefined) out.push(`${pad}callback ${r.callback}:`);
     const s = r.source;
     if (s && !(shown && shown.program === r.program && shown.file === s.file && shown.line === s.line)) {
       out.push(`${pad}; ${s.file}:${s.line}: ${s.text}`);

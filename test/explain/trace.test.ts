@@ -93,6 +93,29 @@ describe('the trace of tail_sub (bpf/test/progs/tail.bpf.c)', () => {
   });
 });
 
+describe('the trace of callbacks (bpf/test/progs/flows.bpf.c)', () => {
+  it('marks each callback run, one frame deeper, before the helper that ran it', () => {
+    const fbytes = new Uint8Array(readFileSync(join(ROOT, 'bpf', 'test', 'progs', 'flows.bpf.o')));
+    const fspec = readObject(fbytes, 'flows.bpf.o');
+    const o = vmEngine.open({ bytes: fbytes, spec: fspec });
+    // Two payload bytes: bpf_loop's callback sums them and stops at the third (load fails).
+    const pkt = udp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1000, dport: 53, payload: Uint8Array.from([1, 2]) });
+    const v = traceView(fspec, { program: 'flows', node: 'n', endpoint: 'e' }, o.runTraced!('flows', { packet: pkt }).trace);
+    const marks = v.records.flatMap((r, k) => (r.callback ? [[k, r.callback, r.depth]] : []));
+    expect(marks.map(([, name, depth]) => [name, depth])).toEqual([
+      ['sum_flow', 1],
+      ['add_payload_byte', 1],
+      ['add_payload_byte', 1],
+      ['add_payload_byte', 1],
+    ]);
+    const helperAfter = (k: number) => v.records.slice(k).find((r) => r.depth === 0)!;
+    expect(helperAfter(marks[0]![0] as number)).toMatchObject({ kind: 'helper', helper: 'bpf_for_each_map_elem', value: '0x1' });
+    expect(helperAfter(marks[3]![0] as number)).toMatchObject({ kind: 'helper', helper: 'bpf_loop', value: '0x3' });
+    expect(formatTrace(v, '')).toContain('  callback add_payload_byte:');
+    o.close();
+  });
+});
+
 const flow = (from: string, to: string, port: number): FlowSpec => ({ kind: 'connection', from, to, port, protocol: 'TCP' });
 
 describe('explain with a trace', () => {
