@@ -99,6 +99,13 @@ describe('a traced run', () => {
     p.dispose();
   });
 
+  it('names the helper a callx called by the id its register held', () => {
+    // r2 = 0x8; callx r2 (get_smp_processor_id); exit
+    const p = vm.load(prog(insn(0xb7, 2, 0, 0, 8), insn(0x8d, 2, 0, 0, 0), EXIT), { helpers: 'tc' });
+    expect(p.run({ trace: {} }).trace!.records[1]).toEqual({ kind: 'helper', program: p.handle, insn: 1, depth: 0, reg: 0, value: 0n, helper: 8 });
+    p.dispose();
+  });
+
   it('keeps the last records of a run longer than the limit, and says so', () => {
     // r0 = 0; r1 = 0; loop: r0 += r1; r1 += 1; if r1 != 100 goto loop; exit
     const p = vm.load(
