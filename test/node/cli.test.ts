@@ -9,7 +9,7 @@ import { bufferIo } from '../../src/cli/io.js';
 import { loadFiles } from '../../src/policy/load.js';
 import { sandboxDown, sandboxUp, type SandboxState } from '../../src/sandbox/index.js';
 import { sandboxAttachments } from '../../src/node/index.js';
-import { describeKernel } from '../helpers/kernel.js';
+import { describeKernel, uniqueName } from '../helpers/kernel.js';
 import { describeRoot, uniqueSandboxName } from '../sandbox/helpers.js';
 import { CLUSTER_FILE, loadCase, loadModel } from '../policy-model/cases.js';
 
@@ -91,6 +91,26 @@ describeRoot('node commands', () => {
       }
       expect(typeof l[0]!.detail).toBe('string');
       expect(sandboxAttachments(sb.name)).toEqual([]);
+    });
+
+    it('node attach --netns finds each pod\'s interface by its route; status and detach by name', async () => {
+      const name = uniqueName('node');
+      const n = sb.nodes.find((x) => x.name === 'node-2')!;
+      const a = await run(['node', 'attach', '--cluster', CLUSTER_FILE, '--policy', ...c.policyFiles, '--node', 'node-2', '--netns', n.netns, '--name', name, '--json']);
+      expect(a.err).toBe('');
+      try {
+        const [state] = JSON.parse(a.out) as Array<{ pinDir: string; endpoints: Array<{ pod: string; ifname: string }> }>;
+        expect(state!.pinDir).toBe(`/sys/fs/bpf/twinpath/${name}`);
+        const want = Object.entries(sb.pods).filter(([, p]) => p.node === 'node-2').map(([pod, p]) => ({ pod, ifname: p.hostIfname }));
+        expect(state!.endpoints.map((e) => ({ pod: e.pod, ifname: e.ifname }))).toEqual(want);
+        const st = await run(['node', 'status', name]);
+        expect(st.out).toMatch(new RegExp(`"${name}": attached, node node-2 in ${n.netns}`));
+        expect(st.out).not.toContain('MISSING');
+      } finally {
+        const d = await run(['node', 'detach', name]);
+        expect(d.out).toMatch(new RegExp(`detached "${name}": 8 hooks, \\d+ pins removed`));
+      }
+      expect(existsSync(`/sys/fs/bpf/twinpath/${name}`)).toBe(false);
     });
 
     it('without a sandbox: builds one from the cluster and removes it', async () => {
