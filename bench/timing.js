@@ -1,0 +1,36 @@
+// Timing for the benchmarks: warm up first (V8 runs a module's first calls in its baseline tier,
+// and caches are cold), then take the median of several rounds, each long enough that the
+// clock's resolution does not matter. Medians, because the machines these run on are shared.
+
+const now = () => process.hrtime.bigint();
+
+/**
+ * Median ns per call of fn. The warm-up runs fn for at least `warmupMs` (and `minWarmup` calls),
+ * which also estimates how many calls make a round of about `roundMs`.
+ */
+export function nsPerCall(fn, { warmupMs = 200, minWarmup = 20, roundMs = 150, rounds = 7 } = {}) {
+  let calls = 0;
+  const t0 = now();
+  while (calls < minWarmup || Number(now() - t0) < warmupMs * 1e6) {
+    fn();
+    calls++;
+  }
+  const estimate = Number(now() - t0) / calls;
+  const iterations = Math.max(1, Math.round((roundMs * 1e6) / estimate));
+  const per = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = now();
+    for (let k = 0; k < iterations; k++) fn();
+    per.push(Number(now() - t) / iterations);
+  }
+  per.sort((a, b) => a - b);
+  return per[rounds >> 1];
+}
+
+/** Median of values measured by fn() (which returns ns per packet, e.g. a kernel test run's mean). */
+export function median(fn, rounds = 7) {
+  const v = [];
+  for (let r = 0; r < rounds; r++) v.push(fn());
+  v.sort((a, b) => a - b);
+  return v[rounds >> 1];
+}
