@@ -1,9 +1,13 @@
 // Replaying a capture through the cluster's datapath. Each packet enters where it would on a
-// node: a packet from a pod leaves through that pod's cil_from_container on the pod's node and,
-// if forwarded to an address (possibly translated) that is a pod's, arrives through that pod's
-// cil_to_container on its node; a packet from outside the cluster's pods to a pod only arrives
-// (cil_to_container); a packet with no pod on either side is handled by no endpoint and is
-// counted, without a flow (no endpoint program would see it). Programs run on the capture's
+// node: a packet from a pod leaves through that pod's cil_from_container on the pod's node (which
+// translates a service address to a backend) and, if forwarded to an address (possibly
+// translated) that is a pod's, arrives through that pod's cil_to_container on its node; a packet
+// from outside the cluster's pods to a pod only arrives (cil_to_container); a packet from outside
+// to a service frontend of a node (a NodePort on the node's address, an externalIP) arrives
+// through that node's cil_from_netdev, which translates it and gives the local backend's ingress
+// verdict (a backend on another node gets the packet, translated, through its own node's
+// cil_from_netdev); a packet with no pod and no frontend on either side is handled by no
+// endpoint and is counted, without a flow (no endpoint program would see it). Programs run on the capture's
 // clock (RunInput.timeNs), so conntrack ages entries as the recorded traffic did; the kernel
 // engine cannot set its clock and ages them in real time, which only matters for captures
 // whose gaps approach conntrack timeouts (10 s for closing TCP, 60 s otherwise).
@@ -25,11 +29,12 @@ import { readCapture, type CaptureSource } from '../pcap/reader.js';
 import { toEthernet } from '../pcap/linktype.js';
 import type { CaptureRecord, ReadOptions } from '../pcap/types.js';
 import type { CompiledPolicy, EndpointInfo } from '../policy/model.js';
+import type { Cluster } from '../policy/ast.js';
 import { FlowBuilder, type Decision } from '../flows/build.js';
 import type { ReplayFlow } from '../flows/hubble.js';
-import { Datapath, type DatapathProgram } from './datapath.js';
+import { Datapath, NETDEV_IFINDEX, type DatapathProgram } from './datapath.js';
 import { flowEvents, type FlowEvent } from './flow.js';
-import { endpointContext, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from './maps.js';
+import { endpointContext, PROG_FROM_ENDPOINT, PROG_FROM_NETDEV, PROG_TO_ENDPOINT } from './maps.js';
 import { canOpen, packetFacts, reverseTupleKey, tupleKey, type PacketFacts } from './replay_packet.js';
 import { DEFAULT_DUPLICATE_WINDOW_NS, DEFAULT_OPENINGS_CAPACITY, DuplicateDetector, LruMap, OPENING_MEMORY_NS } from './replay_memory.js';
 
@@ -40,6 +45,10 @@ export interface ReplayOptions {
   engine: EngineKind;
   /** The endpoint object (defaults to the committed bpf/datapath/endpoint.bpf.o). */
   object?: string;
+  /** The cluster the policy was compiled from: its Services are load balanced (Datapath.open's
+   * `services`, default true when a cluster is given). Without it no address is translated. */
+  cluster?: Cluster;
+  services?: boolean;
   /** Packets with equal bytes from the IP header on, this close in time, are one packet. 0 turns detection off. */
   duplicateWindowNs?: bigint;
   /** How many dropped openings are remembered for consequence tracking. */
@@ -55,7 +64,7 @@ export type PacketOutcome =
   | 'consequence'
   /** The same bytes as a packet just before it (seen on another interface). */
   | 'duplicate'
-  /** IP, but neither address is a pod's: no endpoint program sees it. */
+  /** IP, but neither address is a pod's or a service frontend's: no endpoint program sees it. */
   | 'unhandled'
   /** Not IP, or a link type that cannot become Ethernet. */
   | 'skipped';
@@ -95,8 +104,12 @@ interface DroppedOpening {
 interface Stage {
   node: string;
   program: DatapathProgram;
-  ep: EndpointInfo;
+  ifindex: number;
+  /** The endpoint the program runs for; for cil_from_netdev, the one it found by address (if any). */
+  ep?: EndpointInfo;
 }
+
+const PROTOCOL_NAMES: Record<number, 'TCP' | 'UDP' | 'SCTP'> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 
 /** Replays packets one at a time over one Datapath (one engine object per node). */
 export class Replayer {
@@ -112,7 +125,12 @@ export class Replayer {
   }
 
   static async open(opts: ReplayOptions): Promise<Replayer> {
-    const dp = await Datapath.open(opts.compiled, { engine: opts.engine, ...(opts.object === undefined ? {} : { object: opts.object }) });
+    const dp = await Datapath.open(opts.compiled, {
+      engine: opts.engine,
+      ...(opts.object === undefined ? {} : { object: opts.object }),
+      ...(opts.cluster === undefined ? {} : { cluster: opts.cluster }),
+      ...(opts.services === undefined ? {} : { services: opts.services }),
+    });
     return new Replayer(dp, opts);
   }
 
@@ -138,9 +156,16 @@ export class Replayer {
 
     const src = this.builder.podByIp(facts.src);
     const dst = this.builder.podByIp(facts.dst);
-    if (!src && !dst) return { packet, timeNs, outcome: 'unhandled', flows: [], reason: 'neither address is a pod' };
+    let first: Stage;
+    if (src) first = { node: this.datapath.nodeOf(src), program: PROG_FROM_ENDPOINT, ifindex: this.datapath.ifindexOf(src), ep: src };
+    else if (dst) first = { node: this.datapath.nodeOf(dst), program: PROG_TO_ENDPOINT, ifindex: this.datapath.ifindexOf(dst), ep: dst };
+    else {
+      const node = this.frontendNode(facts);
+      if (node === undefined) return { packet, timeNs, outcome: 'unhandled', flows: [], reason: 'neither address is a pod or a service frontend' };
+      first = { node, program: PROG_FROM_NETDEV, ifindex: NETDEV_IFINDEX };
+    }
     try {
-      return this.run(packet, timeNs, frame, facts, src, dst);
+      return this.run(packet, timeNs, frame, facts, first);
     } catch (e) {
       if (isTwinpathError(e)) throw new TwinpathError(e.code, `packet #${packet}: ${e.detail}`, e.location, { cause: e });
       throw e;
@@ -151,38 +176,57 @@ export class Replayer {
     this.datapath.close();
   }
 
-  private run(packet: number, timeNs: bigint, frame: Uint8Array, facts: PacketFacts, src: EndpointInfo | undefined, dst: EndpointInfo | undefined): PacketResult {
+  /** The node whose cil_from_netdev a packet from outside to a service frontend arrives at: the
+   * node whose address it is sent to (a NodePort), else the first node, in name order, that
+   * offers the frontend (an externalIP, routed to some node). Undefined without services. */
+  private frontendNode(f: PacketFacts): string | undefined {
+    if (!this.datapath.servicesEnabled() || f.laterFragment) return undefined;
+    const protocol = PROTOCOL_NAMES[f.protocol];
+    if (protocol === undefined) return undefined;
+    const offers = (node: string) => this.datapath.frontend(node, f.dst, f.dstPort, protocol) !== undefined;
+    const owner = this.datapath.nodeByAddress(f.dst);
+    if (owner !== undefined) return offers(owner) ? owner : undefined;
+    return this.datapath.nodes().find(offers);
+  }
+
+  private run(packet: number, timeNs: bigint, frame: Uint8Array, facts: PacketFacts, first: Stage): PacketResult {
     const flows: ReplayFlow[] = [];
     let current = frame;
     let currentFacts = facts;
-    const stages: Stage[] = [];
-    if (src) stages.push({ node: this.datapath.nodeOf(src), program: PROG_FROM_ENDPOINT, ep: src });
-    else stages.push({ node: this.datapath.nodeOf(dst!), program: PROG_TO_ENDPOINT, ep: dst! });
+    const stages: Stage[] = [first];
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
       const { retval, events, out } = this.runStage(stage, current, timeNs);
       for (const event of events) flows.push(...this.builder.flows({ event, node: stage.node, program: stage.program, frame: current, timeNs, packet }));
+      // The packet as the program left it: translated (a service backend), or as it came.
+      const translated = events.some((e) => e.service !== undefined && e.service.translation !== 'none');
+      const outFacts = translated ? packetFacts(out) ?? currentFacts : currentFacts;
       if (retval === TC_ACT_SHOT) {
         const drop = events.find((e) => e.verdict === 'DROPPED') ?? events[0];
         const reason = drop?.dropReason ?? 0;
-        const pod = `${stage.ep.namespace}/${stage.ep.pod}`;
+        // cil_from_netdev drops for the endpoint whose ingress it decided on: the translated destination's.
+        const ep = stage.ep ?? this.builder.podByIp(outFacts.dst);
+        const pod = ep ? `${ep.namespace}/${ep.pod}` : undefined;
         const direction = stage.program === PROG_FROM_ENDPOINT ? 'egress' : 'ingress';
         // An opening: a packet that could start a connection and found none in the dropping program.
         if (drop && canOpen(facts) && drop.ctState === 'new') {
-          const remembered: DroppedOpening = { packet, timeNs, event: drop, node: stage.node, program: stage.program, pod };
+          const remembered: DroppedOpening = { packet, timeNs, event: drop, node: stage.node, program: stage.program, ...(pod === undefined ? {} : { pod }) };
           this.openings.set(tupleKey(facts), remembered);
-          // Answers may come from the translated address (a service backend) as well.
-          if (currentFacts !== facts) this.openings.set(tupleKey(currentFacts), remembered);
+          // Answers come from the translated address (a service backend) as well.
+          for (const f of new Set([currentFacts, outFacts])) if (f !== facts) this.openings.set(tupleKey(f), remembered);
         }
-        return { packet, timeNs, outcome: 'dropped', flows, dropReason: reason, droppedAt: { node: stage.node, program: stage.program, pod, direction }, frame: current, linkType: 1 };
+        const droppedAt = { node: stage.node, program: stage.program, direction, ...(pod === undefined ? {} : { pod }) } as const;
+        return { packet, timeNs, outcome: 'dropped', flows, dropReason: reason, droppedAt, frame: current, linkType: 1 };
       }
       current = out;
-      const next = packetFacts(out);
-      if (next) currentFacts = next;
+      currentFacts = outFacts;
       // Leaving a pod: it arrives next at the pod its (possibly translated) destination is.
-      if (stage.program === PROG_FROM_ENDPOINT) {
-        const to = this.builder.podByIp(currentFacts.dst);
-        if (to) stages.push({ node: this.datapath.nodeOf(to), program: PROG_TO_ENDPOINT, ep: to });
+      // From the network: a backend on another node gets it through that node's netdev program.
+      const to = stage.program === PROG_TO_ENDPOINT ? undefined : this.builder.podByIp(currentFacts.dst);
+      if (to && stage.program === PROG_FROM_ENDPOINT) {
+        stages.push({ node: this.datapath.nodeOf(to), program: PROG_TO_ENDPOINT, ifindex: this.datapath.ifindexOf(to), ep: to });
+      } else if (to && stage.program === PROG_FROM_NETDEV && this.datapath.nodeOf(to) !== stage.node) {
+        stages.push({ node: this.datapath.nodeOf(to), program: PROG_FROM_NETDEV, ifindex: NETDEV_IFINDEX, ep: to });
       }
     }
     // A packet of the connection got through: its answers are real answers again.
@@ -196,7 +240,7 @@ export class Replayer {
     // its own for probes, which are not tied to recorded time).
     const obj = this.datapath.maps(stage.node).obj;
     try {
-      const out = obj.run(stage.program, { packet, ctx: endpointContext(this.datapath.ifindexOf(stage.ep)), timeNs });
+      const out = obj.run(stage.program, { packet, ctx: endpointContext(stage.ifindex), timeNs });
       return { retval: out.retval, events: flowEvents(out), out: out.packet };
     } catch (e) {
       if (isTwinpathError(e)) throw e.within({ program: stage.program });
@@ -211,7 +255,9 @@ export class Replayer {
     const event: FlowEvent = {
       ...o,
       direction: o.direction === 'ingress' ? 'egress' : 'ingress',
-      observationPoint: o.observationPoint === 'to-endpoint' ? 'from-endpoint' : 'to-endpoint',
+      // An opening dropped on its way in (to-endpoint, or from-network at a NodePort) is answered
+      // from the endpoint; one dropped on its way out is answered towards it.
+      observationPoint: o.observationPoint === 'from-endpoint' ? 'to-endpoint' : 'from-endpoint',
       src: facts.src,
       dst: facts.dst,
       srcPort: facts.srcPort,

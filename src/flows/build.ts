@@ -12,7 +12,7 @@ import { parseIp } from '../pcap/build.js';
 import { formatIp } from '../datapath/flow.js';
 import type { CompiledPolicy, EndpointInfo, IdentityInfo, RuleInfo } from '../policy/model.js';
 import {
-  dropReasonDesc, MESSAGE_TYPE, rfc3339, TRACE_FROM_LXC, TRACE_TO_LXC,
+  dropReasonDesc, MESSAGE_TYPE, rfc3339, TRACE_FROM_LXC, TRACE_FROM_NETWORK, TRACE_TO_LXC,
   type HubbleEndpoint, type HubbleFlow, type HubblePolicy, type Layer4Json, type ReplayFlow, type TcpFlagsJson, type TrafficDirection,
 } from './hubble.js';
 import { icmpSummary } from './icmp.js';
@@ -21,7 +21,7 @@ import { icmpSummary } from './icmp.js';
 export interface Decision {
   event: FlowEvent;
   node: string;
-  /** The program that ran (cil_from_container, cil_to_container). */
+  /** The program that ran (cil_from_container, cil_to_container, cil_from_netdev). */
   program?: string;
   /** The packet as the program saw it (its MAC addresses go into the flow). */
   frame: Uint8Array;
@@ -102,10 +102,11 @@ export class FlowBuilder {
   private trace(d: Decision): ReplayFlow {
     const ev = d.event;
     const f = this.common(d, 'FORWARDED', 0);
-    const from = ev.observationPoint === 'from-endpoint';
-    f.event_type = { type: MESSAGE_TYPE.trace, sub_type: from ? TRACE_FROM_LXC : TRACE_TO_LXC };
+    const point = ev.observationPoint;
+    const subType = point === 'from-endpoint' ? TRACE_FROM_LXC : point === 'from-network' ? TRACE_FROM_NETWORK : TRACE_TO_LXC;
+    f.event_type = { type: MESSAGE_TYPE.trace, sub_type: subType };
     f.traffic_direction = direction(ev);
-    f.trace_observation_point = from ? 'FROM_ENDPOINT' : 'TO_ENDPOINT';
+    f.trace_observation_point = point === 'from-endpoint' ? 'FROM_ENDPOINT' : point === 'from-network' ? 'FROM_NETWORK' : 'TO_ENDPOINT';
     f.is_reply = ev.isReply;
     if (ev.isReply) f.reply = true;
     if (ev.proxyPort !== 0) f.proxy_port = ev.proxyPort;

@@ -10,6 +10,8 @@ export const MESSAGE_TYPE = { drop: 1, trace: 4, policyVerdict: 5 } as const;
 /** Trace sub-types (observation points) of the programs a replay runs. */
 export const TRACE_TO_LXC = 0;
 export const TRACE_FROM_LXC = 5;
+/** A packet arriving at the node from outside (cil_from_netdev). */
+export const TRACE_FROM_NETWORK = 10;
 
 /** Cilium's policy match types (pkg/monitor/api), Hubble's policy_match_type, and their words. */
 export const POLICY_MATCH_TYPES = ['none', 'L3-Only', 'L3-L4', 'L4-Only', 'all', 'L3-Proto', 'Proto-Only'] as const;
@@ -118,7 +120,7 @@ export interface HubbleFlow {
   event_type: { type: number; sub_type?: number };
   traffic_direction?: TrafficDirection;
   policy_match_type?: number;
-  trace_observation_point?: 'TO_ENDPOINT' | 'FROM_ENDPOINT';
+  trace_observation_point?: 'TO_ENDPOINT' | 'FROM_ENDPOINT' | 'FROM_NETWORK';
   drop_reason_desc?: string;
   is_reply?: boolean;
   proxy_port?: number;

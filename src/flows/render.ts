@@ -53,7 +53,7 @@ export function hostNames(f: HubbleFlow): [string, string] {
 export function flowType(f: HubbleFlow): string {
   switch (f.event_type.type) {
     case MESSAGE_TYPE.trace:
-      return f.trace_observation_point === 'FROM_ENDPOINT' ? 'from-endpoint' : 'to-endpoint';
+      return f.trace_observation_point === 'FROM_ENDPOINT' ? 'from-endpoint' : f.trace_observation_point === 'FROM_NETWORK' ? 'from-network' : 'to-endpoint';
     case MESSAGE_TYPE.drop:
       return dropReasonText(f.event_type.sub_type ?? 0);
     case MESSAGE_TYPE.policyVerdict:

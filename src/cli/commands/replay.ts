@@ -17,7 +17,10 @@ import { flowJsonLine, TIME_FORMATS, type TimeFormat } from '../../flows/hubble.
 import { compactLine, TableWriter, type RenderOptions } from '../../flows/render.js';
 import { ReplaySummary } from '../../flows/summary.js';
 import { dropReasonText } from '../../flows/build.js';
-import { inputOptions, loadCompiled } from './policy.js';
+import { inputOptions } from './policy.js';
+import { loadFiles } from '../../policy/load.js';
+import { compile } from '../../policy/compile.js';
+import type { Cluster } from '../../policy/ast.js';
 
 /** Captures larger than this get a progress bar (when standard error is a terminal). */
 export const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
@@ -49,7 +52,8 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
         verdict: args.verdict, fromPod: args['from-pod'], toPod: args['to-pod'], namespace: args.namespace,
         port: args.port, protocol: args.protocol, dropReason: args['drop-reason'],
       } satisfies FilterSpec);
-      const compiled = loadCompiled(args.cluster, args.policy);
+      const inputs = loadFiles([...args.cluster, ...args.policy]);
+      const compiled = compile(inputs);
       await replay(ctx.io, {
         capture: args.capture as string,
         engine: args.engine,
@@ -60,6 +64,7 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
         ...(args['write-dropped'] === undefined ? {} : { writeDropped: args['write-dropped'] }),
         ...(args['write-forwarded'] === undefined ? {} : { writeForwarded: args['write-forwarded'] }),
         compiled,
+        cluster: inputs.cluster,
       });
     },
   );
@@ -67,6 +72,8 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
 export interface ReplayCommandOptions {
   capture: string;
   compiled: Parameters<typeof Replayer.open>[0]['compiled'];
+  /** The cluster the policy was compiled from: its Services are load balanced. */
+  cluster?: Cluster;
   engine: 'vm' | 'kernel';
   output: 'compact' | 'json' | 'table';
   filter: ReturnType<typeof compileFilter>;
@@ -82,7 +89,7 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
   const summary = new ReplaySummary();
   const table = o.output === 'table' ? new TableWriter((t) => out.write(t), o.render) : undefined;
   const progress = Progress.forFile(io, o.capture);
-  const replayer = await Replayer.open({ compiled: o.compiled, engine: o.engine });
+  const replayer = await Replayer.open({ compiled: o.compiled, engine: o.engine, ...(o.cluster === undefined ? {} : { cluster: o.cluster }) });
   const dropped = o.writeDropped === undefined ? undefined : openWriter(o.writeDropped);
   const forwarded = o.writeForwarded === undefined ? undefined : openWriter(o.writeForwarded);
   try {
