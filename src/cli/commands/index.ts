@@ -1,6 +1,7 @@
 // Every command the CLI knows, in the order --help lists them.
 
 import type { CommandRegistrar } from '../main.js';
+import { registerBench } from './bench.js';
 import { registerExec } from './exec.js';
 import { registerExplain } from './explain.js';
 import { registerDisasm } from './disasm.js';
@@ -14,4 +15,4 @@ import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 
-export const commands: CommandRegistrar[] = [registerDisasm, registerExec, registerExplain, registerInspect, registerLab, registerNode, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];
+export const commands: CommandRegistrar[] = [registerBench, registerDisasm, registerExec, registerExplain, registerInspect, registerLab, registerNode, registerPolicy, registerProbe, registerReachability, registerReplay, registerRun, registerSandbox];
