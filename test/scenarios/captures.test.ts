@@ -22,7 +22,9 @@ function specOf(name: string): ScenarioSpec {
 }
 
 describe('bundled captures', () => {
-  for (const s of SCENARIOS) {
+  // The tcpdump capture is a real one: it has no spec.
+  const generated = SCENARIOS.filter((s) => s.name !== 'tcpdump-any');
+  for (const s of generated) {
     it(`${s.name}: the committed capture is its spec's, byte for byte`, async () => {
       const bytes = await encodePcapng(scenarioRecords(specOf(s.name)), { application: 'twinpath gen-replay-captures' });
       expect(Buffer.from(bytes).equals(readFileSync(s.capture))).toBe(true);
@@ -31,7 +33,7 @@ describe('bundled captures', () => {
 
   it('gen-replay-captures --check agrees (what CI runs)', () => {
     const out = execFileSync('node', ['scripts/gen-replay-captures.mjs', '--check'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const s of SCENARIOS) expect(out).toContain(`captures/${s.name}/${s.name}.pcapng: current`);
+    for (const s of generated) expect(out).toContain(`captures/${s.name}/${s.name}.pcapng: current`);
   }, 120_000);
 });
 

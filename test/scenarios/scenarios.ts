@@ -35,6 +35,7 @@ export const SCENARIOS: Scenario[] = [
     { index: 28, what: "the client's SYN to podinfo's gRPC port, outside its egress policy" },
     { index: 31, what: 'the second fragment of a denied datagram' },
   ]),
+  scenario('tcpdump-any', 'any.pcap', [{ index: 16, what: "the client's UDP datagram, which the server's policy does not let in" }]),
 ];
 
 /** The replay command line of a scenario. */
