@@ -10,6 +10,12 @@
 // would come from there; any other address is outside the cluster (its identity comes from the
 // ipcache, world when no policy names it). Each probe is a fresh connection: conntrack is
 // cleared before it and its source port comes from a counter, so results are reproducible.
+//
+// A TCP probe may carry an HTTP request (`http`). Then the whole conversation runs: handshake,
+// request segments, the answer, the close, every frame through the programs of its way. When
+// the entry that allowed the connection carries a proxy port, the L7 stage plays the proxy
+// (src/l7/probe.ts) and the request's verdict is the probe's. A probe without a request to such
+// a port is allowed at L4 and says it was redirected.
 
 import { TwinpathError, isTwinpathError, type ErrorLocation } from '../errors.js';
 import type { EngineKind } from '../engine/engine.js';
@@ -18,7 +24,10 @@ import { parseIp } from '../pcap/build.js';
 import { Datapath, type DatapathProgram } from './datapath.js';
 import { DROP_REASONS, type FlowEvent } from './flow.js';
 import { PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from './maps.js';
-import { connectionPackets, SourcePorts } from './packets.js';
+import { CLIENT_MAC, connectionPackets, SERVER_MAC, SourcePorts } from './packets.js';
+import type { Cluster, Policy } from '../policy/ast.js';
+import { L7Policy } from '../l7/resolve.js';
+import { httpProblem, L7_NO_REQUEST, L7_NOT_REDIRECTED, L7ProbeSession, probeConversation, type ProbeHttp, type ProbeL7Verdict } from '../l7/probe.js';
 
 export type ProbeProtocol = 'TCP' | 'UDP' | 'SCTP';
 export const PROBE_PROTOCOLS: readonly ProbeProtocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -28,6 +37,8 @@ export interface ProbeSpec {
   to: string;
   port: number;
   protocol: ProbeProtocol;
+  /** TCP only: an HTTP request sent once the connection is open. */
+  http?: ProbeHttp;
 }
 
 export interface ProbeResult extends ProbeSpec {
@@ -47,8 +58,18 @@ export interface ProbeResult extends ProbeSpec {
   policy?: string;
   /** Whether the reply came back: absent when the request was already dropped. */
   reply?: boolean;
+  /** When the connection was redirected to the proxy: the request's verdict, the HTTP rule that
+   * allowed it and the answer's code; or a sentence when there was no request to judge
+   * (L7_NO_REQUEST) or a request was given and nothing redirected it (L7_NOT_REDIRECTED). */
+  l7?: ProbeL7Verdict | string;
   /** Every flow event of the connection, in path order. */
   flows: FlowEvent[];
+}
+
+/** The inputs the policy was compiled from: HTTP rules are read from the policies themselves. */
+export interface ProbeInputs {
+  policies: Policy[];
+  cluster: Cluster;
 }
 
 /** Where a probe's fields came from, for error locations (the CLI supplies file positions). */
@@ -83,14 +104,28 @@ export class Prober {
   readonly datapath: Datapath;
   private readonly ports = new SourcePorts();
   private readonly pods = new Map<string, EndpointInfo>();
+  private readonly inputs: ProbeInputs | undefined;
+  private l7: L7Policy | undefined;
 
-  constructor(datapath: Datapath) {
+  /** `inputs` (the parsed policies and cluster) are needed for probes with an HTTP request. */
+  constructor(datapath: Datapath, inputs?: ProbeInputs) {
     this.datapath = datapath;
+    this.inputs = inputs;
     for (const ep of datapath.compiled.endpoints) this.pods.set(`${ep.namespace}/${ep.pod}`, ep);
   }
 
-  static async open(compiled: CompiledPolicy, engine: EngineKind): Promise<Prober> {
-    return new Prober(await Datapath.open(compiled, { engine }));
+  static async open(compiled: CompiledPolicy, engine: EngineKind, inputs?: ProbeInputs): Promise<Prober> {
+    return new Prober(await Datapath.open(compiled, { engine }), inputs);
+  }
+
+  /** The HTTP rules behind the compiled policy, compiled once; a regular expression the proxy
+   * would refuse is POLICY_BAD_VALUE at its source. */
+  l7Policy(): L7Policy {
+    if (!this.l7) {
+      if (!this.inputs) throw new TwinpathError('USAGE', 'probes with an HTTP request need the parsed policies and cluster (Prober inputs)');
+      this.l7 = new L7Policy(this.datapath.compiled, this.inputs);
+    }
+    return this.l7;
   }
 
   close(): void {
@@ -136,22 +171,82 @@ export class Prober {
     const dp = this.datapath;
     dp.resetConntrack();
     const { spec } = plan;
-    const conn = connectionPackets({ protocol: spec.protocol, client: plan.client, server: plan.server, clientPort: this.ports.next(), serverPort: spec.port });
+    const clientPort = this.ports.next();
+    if (spec.http) return this.runHttp(plan, spec.http, clientPort);
+    const conn = connectionPackets({ protocol: spec.protocol, client: plan.client, server: plan.server, clientPort, serverPort: spec.port });
     const flows: FlowEvent[] = [];
-    let packet = conn.request;
-    let replying = false;
     const decisions: FlowEvent[] = [];
-    for (const stage of plan.stages) {
-      if (stage.reply && !replying) {
-        replying = true;
-        packet = conn.reply;
+    for (const [reply, frame] of [[false, conn.request], [true, conn.reply]] as const) {
+      const r = this.through(plan, reply, frame, flows);
+      if (r.dropped) return this.dropped(spec, r.dropped.stage, r.dropped.flows, flows);
+      if (!reply) decisions.push(...r.events.map((e) => e.event));
+    }
+    const result = this.allowedResult(spec, decisions, flows);
+    if (decisions.some((f) => f.proxyPort !== 0 && f.verdict === 'FORWARDED')) result.l7 = L7_NO_REQUEST;
+    return result;
+  }
+
+  /** A probe with an HTTP request: the whole conversation through the datapath, the forwarded
+   * frames through the proxy's L7 stage when the datapath redirected the connection. */
+  private runHttp(plan: ProbePlan, http: ProbeHttp, clientPort: number): ProbeResult {
+    const { spec } = plan;
+    const session = new L7ProbeSession(this.l7Policy(), plan.stages[0]?.node ?? '');
+    const frames = probeConversation({ client: plan.client, server: plan.server, clientPort, serverPort: spec.port, http, clientMac: CLIENT_MAC, serverMac: SERVER_MAC });
+    const flows: FlowEvent[] = [];
+    const decisions: FlowEvent[] = [];
+    // The handshake's first two frames decide the connection, as for any TCP probe.
+    let opened = 0;
+    for (const f of frames) {
+      const reply = f.way === 'reply';
+      const r = this.through(plan, reply, f.frame, flows);
+      if (r.dropped) return this.dropped(spec, r.dropped.stage, r.dropped.flows, flows);
+      if (opened < 2) {
+        opened++;
+        if (!reply) decisions.push(...r.events.map((e) => e.event));
       }
-      const r = dp.run(stage.node, stage.program, stage.ifindex, packet);
+      // The server's interface sees a request as the last program left it, an answer as sent.
+      session.frame(reply ? f.frame : r.packet, PROBE_CLOCK_NS + f.offsetNs, r.events);
+    }
+    const result = this.allowedResult(spec, decisions, flows);
+    const v = session.isRedirected ? session.verdict() : undefined;
+    if (!v) {
+      result.l7 = L7_NOT_REDIRECTED;
+      return result;
+    }
+    result.l7 = v;
+    if (v.verdict === 'DROPPED') {
+      // The connection opened; the proxy refused the request. No rule decided that: no HTTP
+      // rule allows it (the L7 default deny), so the L4 rule is not reported as the cause.
+      const redirect = decisions.filter((f) => f.proxyPort !== 0).at(-1);
+      const denied: ProbeResult = { ...spec, allowed: false, verdict: 'DROPPED', dropReason: L7_DROP_REASON, reply: true, flows };
+      if (redirect) denied.deniedAt = redirect.direction;
+      denied.l7 = v;
+      return denied;
+    }
+    if (v.ruleId !== undefined) this.withRule(result, v.ruleId);
+    return result;
+  }
+
+  /** One frame through the programs of its way (request or reply), stopping at a drop. */
+  private through(plan: ProbePlan, reply: boolean, frame: Uint8Array, flows: FlowEvent[]): {
+    packet: Uint8Array;
+    events: Array<{ event: FlowEvent; node: string }>;
+    dropped?: { stage: Stage; flows: FlowEvent[] };
+  } {
+    let packet = frame;
+    const events: Array<{ event: FlowEvent; node: string }> = [];
+    for (const stage of plan.stages) {
+      if (stage.reply !== reply) continue;
+      const r = this.datapath.run(stage.node, stage.program, stage.ifindex, packet);
       flows.push(...r.flows);
-      if (r.verdict === 'DROPPED') return this.dropped(spec, stage, r.flows, flows);
-      if (!stage.reply) decisions.push(...r.flows);
+      for (const event of r.flows) events.push({ event, node: stage.node });
+      if (r.verdict === 'DROPPED') return { packet, events, dropped: { stage, flows: r.flows } };
       packet = r.packet;
     }
+    return { packet, events };
+  }
+
+  private allowedResult(spec: ProbeSpec, decisions: FlowEvent[], flows: FlowEvent[]): ProbeResult {
     const result: ProbeResult = { ...spec, allowed: true, verdict: 'FORWARDED', flows: [] };
     // The server's ingress decision names the rule that let the connection in; if that was no
     // rule (an endpoint nobody isolates), the client's egress rule.
@@ -240,6 +335,12 @@ export class Prober {
   }
 }
 
+/** The clock of a probe's L7 stage: only differences matter (the answer's latency). */
+const PROBE_CLOCK_NS = 1_000_000_000n;
+
+/** What a probe reports as the drop reason of a request the proxy refused (no datapath code). */
+export const L7_DROP_REASON = 'L7 policy denied (the proxy answered the request itself)';
+
 function familyOf(addr: string): Family {
   return addr.includes(':') ? 6 : 4;
 }
@@ -262,14 +363,21 @@ export function checkProbe(p: ProbeSpec, index: number, locate: ProbeLocator = d
   if (typeof p.to !== 'string' || p.to === '') bad('to', '"to" must be a non-empty string');
   if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) bad('port', `port ${String(p.port)} is not an integer in 1..65535`);
   if (!PROBE_PROTOCOLS.includes(p.protocol)) bad('protocol', `protocol ${String(p.protocol)} is not one of ${PROBE_PROTOCOLS.join(', ')}`);
+  if (p.http !== undefined) {
+    const problem = httpProblem(p.http);
+    if (problem) bad('http', `${problem[1]}`);
+    if (p.protocol !== 'TCP') bad('http', `an HTTP request needs protocol TCP, not ${p.protocol}`);
+  }
 }
 
 /** Runs probes in order. Every probe is checked before the first one runs, so a bad probe
  * anywhere in the list gives an error and no results. */
-export async function runProbes(opts: { compiled: CompiledPolicy; probes: ProbeSpec[]; engine: EngineKind; locate?: ProbeLocator }): Promise<ProbeResult[]> {
-  const prober = await Prober.open(opts.compiled, opts.engine);
+export async function runProbes(opts: { compiled: CompiledPolicy; probes: ProbeSpec[]; engine: EngineKind; locate?: ProbeLocator; inputs?: ProbeInputs }): Promise<ProbeResult[]> {
+  const prober = await Prober.open(opts.compiled, opts.engine, opts.inputs);
   try {
     const plans = opts.probes.map((p, i) => prober.plan(p, i, opts.locate));
+    // A bad HTTP rule fails before the first probe runs, as a bad probe does.
+    if (opts.probes.some((p) => p.http !== undefined)) prober.l7Policy();
     return plans.map((p, i) => {
       try {
         return prober.run(p);

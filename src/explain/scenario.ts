@@ -67,6 +67,7 @@ const OPTION: Record<keyof ProbeSpec, ErrorLocation> = {
   to: { path: '--to' },
   port: { path: '--port' },
   protocol: { path: '--protocol' },
+  http: { path: '--http-method' },
 };
 
 export function plan(dp: Datapath, spec: FlowSpec): Plan {

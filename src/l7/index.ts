@@ -15,3 +15,8 @@ export {
   type L7Extras, type L7Flow, type L7HubbleFlow, type L7Notice, type Layer7Json,
 } from './flow.js';
 export { httpConversation, requestText, type ConversationFrame, type ConversationSpec, type HttpRequestSpec } from './synth.js';
+export {
+  defaultHost, httpProblem, L7_NO_REQUEST, L7_NOT_REDIRECTED, L7ProbeSession, PROBE_SERVER_RESPONSE, probeConversation, probeRequest,
+  type ProbeHttp, type ProbeL7Verdict,
+} from './probe.js';
+export { L7Replay, l7SummaryKey, markOfReplayFlows, type L7ReplayOptions } from './replay.js';

@@ -6,7 +6,9 @@
 // a contract (design.md, "Command-line contracts"): the probes array, same order, each with
 // `allowed` and the verdict details; fields may only be added.
 //
-// The probe file is a JSON array of {"from", "to", "port", "protocol"}. It is read with the
+// The probe file is a JSON array of {"from", "to", "port", "protocol"}, a TCP probe optionally
+// with "http": {"method", "path", "host"?, "headers"?: {NAME: VALUE}} (its verdict is then the
+// request's, when the policy redirects the connection to the L7 proxy). It is read with the
 // YAML parser (JSON is YAML) for its node positions, so an error names file:line:column and the
 // probe's index and field.
 
@@ -14,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { CommandRegistrar } from '../main.js';
 import { TwinpathError, type ErrorLocation } from '../../errors.js';
+import { httpProblem, type ProbeHttp } from '../../l7/probe.js';
 import { PROBE_PROTOCOLS, runProbes, type ProbeLocator, type ProbeResult, type ProbeSpec } from '../../datapath/probe.js';
 import { inputOptions } from './policy.js';
 import { loadFiles } from '../../policy/load.js';
@@ -39,6 +42,10 @@ export const registerProbe: CommandRegistrar = (y, ctx) =>
       }
       const inputs = loadFiles([...args.cluster, ...args.policy]);
       const compiled = compile(inputs);
+      const withHttp = file.probes.findIndex((p) => p.http !== undefined);
+      if (args.engine === 'live' && withHttp >= 0) {
+        throw new TwinpathError('USAGE', `probe ${withHttp} has an HTTP request: --engine live opens real connections without an L7 proxy; use --engine vm or kernel`, file.locate(withHttp, 'http'));
+      }
       const results =
         args.engine === 'live'
           ? await liveProbes({
@@ -46,7 +53,7 @@ export const registerProbe: CommandRegistrar = (y, ctx) =>
               ...(args.sandbox !== undefined ? { sandbox: args.sandbox } : {}),
               ...(args.timeout !== undefined ? { timeoutMs: args.timeout } : {}),
             })
-          : await runProbes({ compiled, probes: file.probes, engine: args.engine, locate: file.locate });
+          : await runProbes({ compiled, probes: file.probes, engine: args.engine, locate: file.locate, inputs });
       ctx.io.out(args.output === 'json' ? probesJson(results, args.flows) : probesTable(results));
     },
   );
@@ -66,7 +73,7 @@ export function readProbeFile(path: string): ProbeFile {
   return parseProbeFile(text, path);
 }
 
-const FIELDS: Array<keyof ProbeSpec> = ['from', 'to', 'port', 'protocol'];
+const FIELDS: Array<keyof ProbeSpec> = ['from', 'to', 'port', 'protocol', 'http'];
 
 /** Parses and checks a probe file; every error is PROBE_BAD_FILE at the offending node. */
 export function parseProbeFile(text: string, file: string): ProbeFile {
@@ -101,7 +108,7 @@ export function parseProbeFile(text: string, file: string): ProbeFile {
     const values: Partial<Record<keyof ProbeSpec, YamlNode>> & { self: YamlNode } = { self: node };
     for (const pair of m.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
-      if (!(FIELDS as string[]).includes(key)) bad(`probe ${i}: unknown field "${key}" (from, to, port, protocol)`, at(pair.key, `[${i}].${key}`));
+      if (!(FIELDS as string[]).includes(key)) bad(`probe ${i}: unknown field "${key}" (from, to, port, protocol, http)`, at(pair.key, `[${i}].${key}`));
       values[key as keyof ProbeSpec] = pair.value ?? pair.key;
     }
     const field = (name: keyof ProbeSpec): unknown => {
@@ -123,13 +130,44 @@ export function parseProbeFile(text: string, file: string): ProbeFile {
     if (!(PROBE_PROTOCOLS as readonly string[]).includes(proto)) {
       bad(`probe ${i}: "protocol" must be one of ${PROBE_PROTOCOLS.join(', ')}${proto === 'ANY' ? ' (a probe is one connection: ANY is a policy protocol)' : ''}`, at(values.protocol, `[${i}].protocol`));
     }
-    probes.push({ from: from as string, to: to as string, port: port as number, protocol: proto as ProbeSpec['protocol'] });
+    const probe: ProbeSpec = { from: from as string, to: to as string, port: port as number, protocol: proto as ProbeSpec['protocol'] };
+    if (values.http !== undefined) probe.http = httpField(values.http, i, proto, at, bad);
+    probes.push(probe);
     nodes.push(values);
   });
   return {
     probes,
     locate: (index, field) => at(nodes[index]?.[field] ?? nodes[index]?.self, `[${index}].${field}`),
   };
+}
+
+/** A probe's "http" object, checked; an error points at the offending field inside it. */
+function httpField(
+  node: YamlNode,
+  i: number,
+  protocol: string,
+  at: (node: YamlNode | null | undefined, path: string) => ErrorLocation,
+  bad: (detail: string, loc: ErrorLocation) => never,
+): ProbeHttp {
+  const value: unknown = (node as { toJSON(): unknown }).toJSON();
+  const problem = httpProblem(value);
+  if (problem) {
+    const [field] = problem;
+    // The node of the field the problem names (headers.NAME: that header's value), else the object.
+    let target: YamlNode | null | undefined = node;
+    const [head, name] = field.split(/\.(.*)/s) as [string, string | undefined];
+    if (head !== '' && isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === head);
+      target = (pair?.value as YamlNode | null) ?? (pair?.key as YamlNode | undefined) ?? node;
+      if (name !== undefined && isMap(target)) {
+        const h = target.items.find((p) => isScalar(p.key) && String(p.key.value) === name);
+        target = (h?.value as YamlNode | null) ?? (h?.key as YamlNode | undefined) ?? target;
+      }
+    }
+    bad(`probe ${i}: ${problem[1]}`, at(target, `[${i}].http${field === '' ? '' : `.${field}`}`));
+  }
+  if (protocol !== 'TCP') bad(`probe ${i}: an HTTP request needs protocol TCP, not ${protocol}`, at(node, `[${i}].http`));
+  return value as ProbeHttp;
 }
 
 /** The contract's JSON: the probes in order, each with its verdict; flows only on request. */
@@ -143,12 +181,15 @@ export function probesJson(results: ProbeResult[], flows: boolean): string {
 
 /** One line per probe, aligned, for a person. */
 export function probesTable(results: ProbeResult[]): string {
-  const rows = [['FROM', 'TO', 'PORT', 'VERDICT', 'WHERE', 'REASON', 'RULE']];
+  // The L7 column only when some probe reached the proxy or sent a request.
+  const l7 = results.some((r) => r.l7 !== undefined);
+  const rows = [['FROM', 'TO', 'PORT', 'VERDICT', 'WHERE', 'REASON', 'RULE', ...(l7 ? ['L7'] : [])]];
   for (const r of results) {
     const where = r.allowed ? '' : `${r.deniedAt ?? ''}${r.reply === false ? ' (reply)' : ''}`;
     const reason = r.allowed ? '' : `${r.dropReason ?? ''}${r.dropReasonCode !== undefined ? ` (${r.dropReasonCode})` : ''}`;
     const rule = r.ruleId === undefined ? '' : `#${r.ruleId}${r.policy ? ` ${r.policy}:` : ''}${r.rule ? ` ${r.rule}` : ''}`;
-    rows.push([r.from, r.to, `${r.protocol}/${r.port}`, r.allowed ? 'allowed' : 'denied', where, reason, rule]);
+    const l7Cell = r.l7 === undefined ? '' : typeof r.l7 === 'string' ? r.l7 : `${r.l7.verdict} ${r.l7.code}${r.l7.rule ? ` ${r.l7.rule}` : ''}`;
+    rows.push([r.from, r.to, `${r.protocol}/${r.port}${r.http ? ` ${r.http.method} ${r.http.path}` : ''}`, r.allowed ? 'allowed' : 'denied', where, reason, rule, ...(l7 ? [l7Cell] : [])]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const lines = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
