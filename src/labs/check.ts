@@ -11,6 +11,7 @@ import { labDirName } from './lab.js';
 import type { CheckResult } from './result.js';
 import { checkPolicyLab } from './check_policy.js';
 import { checkXdpLab } from './check_xdp.js';
+import { checkL7Lab } from './check_l7.js';
 
 export interface CheckOptions {
   /** Run in the kernel instead of the VM (xdp labs: in both, compared). */
@@ -22,6 +23,7 @@ type Checker = (lab: Lab, dir: string, engine: 'vm' | 'kernel') => Promise<Check
 const CHECKERS: Record<LabKind, Checker> = {
   policy: (lab, dir, engine) => checkPolicyLab(lab, dir, { engine }),
   xdp: (lab, dir, engine) => checkXdpLab(lab, dir, { engine }),
+  l7: (lab, dir, engine) => checkL7Lab(lab, dir, { engine }),
 };
 
 /** Needs this build's checkers provide; the others make `lab check` refuse with LAB_NEEDS. */

@@ -5,8 +5,9 @@
 //
 // A lab.yaml:
 //   number, slug, title        the lab's place and name (must match its directory, NN-slug)
-//   kind                       policy (policies replayed through the endpoint datapath) or xdp
-//                              (the learner's own XDP program); other kinds may be registered
+//   kind                       policy (policies replayed through the endpoint datapath), l7 (the
+//                              same, with the L7 proxy judging redirected HTTP requests) or xdp
+//                              (the learner's own XDP program)
 //   needs                      what it needs beyond Node: kernel, root, clang, l7, lb
 //   engines                    where CI checks it: [vm] or [vm, kernel]
 //   cluster, traffic           the cluster YAML and the traffic spec (its capture sits beside it,
@@ -22,7 +23,7 @@ import type { ErrorLocation } from '../errors.js';
 import { DROP_REASON_DESC } from '../flows/hubble.js';
 import { LabNode, readLabFile } from './yamlfile.js';
 
-export const LAB_KINDS = ['policy', 'xdp'] as const;
+export const LAB_KINDS = ['policy', 'xdp', 'l7'] as const;
 export type LabKind = (typeof LAB_KINDS)[number];
 
 /** What a lab may need beyond Node. l7 and lb are for labs whose checks need those parts. */
@@ -138,7 +139,8 @@ export function loadLab(dir: string): Lab {
     traffic: labPath(dir, get('traffic')),
     tasks: [],
   };
-  if (kind === 'policy') {
+  // Policy and l7 labs replay traffic against a cluster; xdp labs run the learner's program.
+  if (kind !== 'xdp') {
     lab.cluster = labPath(dir, get('cluster').required());
     if (!get('identityLabels').missing) lab.identityLabels = get('identityLabels').string();
     for (const k of ['source', 'program'] as const) if (!get(k).missing) get(k).fail(`"${k}" belongs to xdp labs`);
@@ -229,7 +231,7 @@ function readSelector(n: LabNode, f: Map<string, LabNode>): FlowSelector {
 function readExpectation(n: LabNode, kind: LabKind): Expectation {
   const f = n.fields(EXPECT_FIELDS);
   const e: Expectation = { select: readSelector(n, f), at: n.location() };
-  if (kind === 'policy') {
+  if (kind !== 'xdp') {
     if (f.has('action')) f.get('action')!.fail('"action" is for xdp labs; policy labs expect a verdict');
     e.verdict = LabNode.field(f, n, 'verdict').oneOf(VERDICTS);
     if (f.has('dropReason')) {

@@ -39,6 +39,11 @@ const START_FAILS: Record<string, FirstFailure> = {
     expected: 'flow api-to-metadata (apps/api-6f7b9c5d8-r2kq4 -> ip:169.254.169.254 TCP/80) is DROPPED',
     got: /^packet #9 was FORWARDED \(allowed by api-egress: allow egress to cidr 0\.0\.0\.0\/0/,
   },
+  '05-l7-http': {
+    task: 'empire-only',
+    expected: 'flow xwing-lands (default/xwing -> default/deathstar TCP/80) is DROPPED',
+    got: /^packet #14 was FORWARDED \(no rule decided\); the connection is not redirected to the L7 proxy/,
+  },
   '06-deny-precedence': {
     task: 'deny-wins',
     expected: 'flow payments-to-legacy-db (payments/payments-api-5c6d7f8b9-k4m2n -> legacy/legacy-db-0 TCP/5432) is DROPPED',

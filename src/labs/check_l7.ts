@@ -1,0 +1,233 @@
+// The check of an L7 lab: as a policy lab (the learner's policies compiled, the lab's capture
+// replayed through the endpoint programs), with the proxy's stage behind the replay
+// (src/l7/replay.ts). A flow whose connection the datapath redirects to the proxy is judged
+// by what the proxy did with its HTTP request; any other flow by its packets, as a policy lab
+// judges them. So `verdict: DROPPED` on a request means the proxy refused it (403), or the
+// datapath dropped the connection before any request was sent.
+//
+// Expectations: verdict, rule (the policy whose rule allowed the request or the connection;
+// `default-deny` when nothing allowed it: no rule at L3/L4, or no HTTP rule at the proxy),
+// dropReason (L3/L4 drops only: the proxy's refusal has no datapath reason), mustStayBlocked,
+// noUnexpectedDrops. Measures are a policy lab's.
+
+import { isTwinpathError } from '../errors.js';
+import { DROP_POLICY } from '../datapath/flow.js';
+import { Replayer, type PacketResult } from '../datapath/replay.js';
+import { dropReasonText } from '../flows/build.js';
+import { l7CompactLine, type L7Flow } from '../l7/flow.js';
+import { L7Replay } from '../l7/replay.js';
+import { toEthernet } from '../pcap/linktype.js';
+import { readCapture } from '../pcap/reader.js';
+import { compile } from '../policy/compile.js';
+import { loadFiles } from '../policy/load.js';
+import type { Inputs } from '../policy/ast.js';
+import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
+import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
+import type { CheckResult, Failure } from './result.js';
+import { describeFlow, selectFlows } from './select.js';
+import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
+import { policyFiles } from './workdir.js';
+
+/** What became of one flow of the traffic. */
+interface FlowOutcome {
+  verdict: 'FORWARDED' | 'DROPPED';
+  /** `l7`: the proxy judged its request; `l4`: its packets decided. */
+  layer: 'l4' | 'l7';
+  /** The packet that shows it (the dropped one, the request's, or the last client packet). */
+  packet?: number;
+  /** The compiled rule that decided (0: none). */
+  ruleId: number;
+  /** L3/L4 drops: Cilium's reason. */
+  dropReason?: number;
+  request?: L7Flow;
+  /** The packet's L3/L4 result, for its flows. */
+  result?: PacketResult;
+}
+
+export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
+  const started = Date.now();
+  const traffic = expandTraffic(readTrafficSpec(lab.traffic));
+  const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
+  const done = (): CheckResult => {
+    result.passed = result.tasks.every((t) => t.status === 'pass');
+    result.elapsedMs = Date.now() - started;
+    return result;
+  };
+  let inputs: Inputs;
+  let compiled: CompiledPolicy;
+  let l7: L7Replay;
+  try {
+    const files = policyFiles(dir, []);
+    inputs = loadFiles([lab.cluster!, ...files]);
+    compiled = compile(inputs);
+    // Before any packet: an HTTP rule the proxy would refuse is the learner's error.
+    l7 = new L7Replay({ compiled, inputs });
+    result.notes.push(`compiled ${files.length} policy file${files.length === 1 ? '' : 's'}: ${inputs.policies.length} polic${inputs.policies.length === 1 ? 'y' : 'ies'}, ${compiled.rules.length} rule${compiled.rules.length === 1 ? '' : 's'}`);
+  } catch (e) {
+    if (!isTwinpathError(e)) throw e;
+    const [first, ...rest] = lab.tasks;
+    result.tasks.push({ task: first!, status: 'fail', failure: { expected: 'your files load and compile', got: `${e.message} [${e.code}]`, flows: [] } });
+    for (const t of rest) result.tasks.push({ task: t, status: 'not-checked', reason: 'your files do not load' });
+    return done();
+  }
+
+  const { packets, requests } = await replay(lab, compiled, opts.engine, l7);
+  result.packets = packets.length;
+  const requestCount = requests.filter((f) => f.flow.l7.type === 'REQUEST').length;
+  result.notes.push(`the L7 proxy judged ${requestCount} HTTP request${requestCount === 1 ? '' : 's'}`);
+  const judge = new Judge(traffic, packets, requests, compiled);
+  const expectedDrops = new Set<string>();
+  for (const t of lab.tasks) {
+    for (const e of t.expect) if (e.verdict === 'DROPPED') for (const s of selectFlows(e.select, traffic)) expectedDrops.add(s.flow.name);
+    for (const sel of t.mustStayBlocked) for (const s of selectFlows(sel, traffic)) expectedDrops.add(s.flow.name);
+  }
+  for (const task of lab.tasks) {
+    const failure = judge.task(task, expectedDrops);
+    result.tasks.push(failure ? { task, status: 'fail', failure } : { task, status: 'pass' });
+  }
+  return done();
+}
+
+async function replay(lab: Lab, compiled: CompiledPolicy, engine: 'vm' | 'kernel', l7: L7Replay): Promise<{ packets: PacketResult[]; requests: L7Flow[] }> {
+  const capture = `${lab.traffic.slice(0, -'.json'.length)}.pcap`;
+  const replayer = await Replayer.open({ compiled, engine });
+  const packets: PacketResult[] = [];
+  const flows: L7Flow[] = [];
+  let last = 0n;
+  try {
+    for await (const record of readCapture(capture)) {
+      const r = replayer.packet(record);
+      packets.push(r);
+      const eth = toEthernet(record);
+      flows.push(...l7.packet(r, 'frame' in eth ? eth.frame : undefined).flows);
+      last = r.timeNs;
+    }
+    flows.push(...l7.finish(last).flows);
+  } finally {
+    replayer.close();
+  }
+  return { packets, requests: flows };
+}
+
+class Judge {
+  private readonly flowOfPacket = new Map<number, TrafficFlow>();
+  private readonly outcomes = new Map<string, FlowOutcome>();
+
+  constructor(private readonly traffic: Traffic, private readonly results: PacketResult[], private readonly l7: L7Flow[], private readonly compiled: CompiledPolicy) {
+    for (const f of traffic.flows) for (const p of [...f.requests, ...f.replies]) this.flowOfPacket.set(p, f);
+    for (const f of traffic.flows) this.outcomes.set(f.name, this.outcome(f));
+  }
+
+  /** A flow's fate: a drop of any of its packets first (the connection never carried the
+   * request), else its request's verdict at the proxy, else forwarded. */
+  private outcome(f: TrafficFlow): FlowOutcome {
+    for (const n of [...f.requests, ...f.replies].sort((a, b) => a - b)) {
+      const r = this.results[n - 1];
+      if (r && (r.outcome === 'dropped' || r.outcome === 'consequence')) {
+        const drop = r.flows.filter((x) => x.flow.verdict === 'DROPPED').at(-1);
+        return { verdict: 'DROPPED', layer: 'l4', packet: n, ruleId: drop?.twinpath.rule_id ?? 0, ...(r.dropReason !== undefined ? { dropReason: r.dropReason } : {}), result: r };
+      }
+    }
+    const request = this.l7.find((x) => x.flow.l7.type === 'REQUEST' && x.twinpath.packet !== undefined && this.flowOfPacket.get(x.twinpath.packet) === f);
+    if (request) {
+      const n = request.twinpath.packet!;
+      return { verdict: request.flow.verdict, layer: 'l7', packet: n, ruleId: request.twinpath.rule_id ?? request.twinpath.allowed_by_l4_rule ?? 0, request, result: this.results[n - 1]! };
+    }
+    const n = f.requests.at(-1);
+    const r = n !== undefined ? this.results[n - 1] : undefined;
+    const ids = (r?.flows ?? []).map((x) => x.twinpath.rule_id ?? 0).filter((id) => id !== 0);
+    const first = f.requests[0] !== undefined ? this.results[f.requests[0] - 1] : undefined;
+    const opened = (first?.flows ?? []).map((x) => x.twinpath.rule_id ?? 0).filter((id) => id !== 0);
+    return { verdict: 'FORWARDED', layer: 'l4', ...(n !== undefined ? { packet: n } : {}), ruleId: opened.at(-1) ?? ids.at(-1) ?? 0, ...(r ? { result: r } : {}) };
+  }
+
+  task(task: Task, expectedDrops: Set<string>): Failure | undefined {
+    for (const e of task.expect) {
+      const f = this.expectation(e);
+      if (f) return f;
+    }
+    for (const sel of task.mustStayBlocked) {
+      const f = this.blocked(sel);
+      if (f) return f;
+    }
+    if (task.noUnexpectedDrops) {
+      for (const f of this.traffic.flows) {
+        const o = this.outcomes.get(f.name)!;
+        if (o.verdict === 'DROPPED' && !expectedDrops.has(f.name)) return this.fail(o, 'no other traffic is dropped', `flow ${describeFlow(f)} was DROPPED (${this.how(o)})`);
+      }
+    }
+    return undefined;
+  }
+
+  private expectation(e: Expectation): Failure | undefined {
+    for (const s of selectFlows(e.select, this.traffic)) {
+      const o = this.outcomes.get(s.flow.name)!;
+      const what = `flow ${describeFlow(s.flow)}`;
+      if (e.verdict !== undefined && o.verdict !== e.verdict) return this.fail(o, `${what} is ${e.verdict}`, this.got(o));
+      if (e.dropReason !== undefined && (o.layer !== 'l4' || o.dropReason !== e.dropReason)) {
+        return this.fail(o, `${what} is dropped with ${dropReasonText(e.dropReason)} (${e.dropReason})`, this.got(o));
+      }
+      if (e.rule !== undefined) {
+        const names = this.decidedBy(o);
+        if (!names.includes(e.rule)) {
+          return this.fail(o, `${what} is decided by ${e.rule === 'default-deny' ? 'default deny' : `policy ${e.rule}`}`, `${this.got(o)}, decided by ${names.length === 0 ? 'no policy rule' : names[0]}`);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private blocked(sel: FlowSelector): Failure | undefined {
+    for (const s of selectFlows(sel, this.traffic)) {
+      const o = this.outcomes.get(s.flow.name)!;
+      if (o.verdict === 'DROPPED') continue;
+      return this.fail(o, `flow ${describeFlow(s.flow)} stays blocked`, `${this.got(o)}: the policy is too broad`);
+    }
+    return undefined;
+  }
+
+  /** `its request PUT http://... was FORWARDED by the L7 proxy (...)`, or the packet's fate. */
+  private got(o: FlowOutcome): string {
+    if (o.layer === 'l7') {
+      const h = o.request!.flow.l7.http;
+      return `its request ${h.method} ${h.url} (packet #${o.packet}) was ${o.verdict} by the L7 proxy (${this.how(o)})`;
+    }
+    const redirect = o.result?.flows.some((x) => (x.flow.proxy_port ?? 0) !== 0);
+    const note = o.verdict === 'FORWARDED' && !redirect ? '; the connection is not redirected to the L7 proxy: no HTTP rule applies to it' : '';
+    return `packet #${o.packet ?? '?'} was ${o.verdict} (${this.how(o)})${note}`;
+  }
+
+  private how(o: FlowOutcome): string {
+    const rule = this.rule(o.ruleId);
+    if (o.layer === 'l7') {
+      const x = o.request!.twinpath;
+      if (o.verdict === 'DROPPED') return x.parse_error !== undefined ? `malformed request: ${x.parse_error}, answered 400` : 'no HTTP rule allows it, answered 403 Access denied';
+      if (x.http_rule !== undefined) return `allowed by ${rule ? `${rule.policy.name} ` : ''}${x.http_rule}`;
+      return `allowed by ${rule ? `${rule.policy.name}: ${rule.text}` : `rule ${o.ruleId}`}, which has no HTTP rules`;
+    }
+    if (o.verdict === 'DROPPED') return `${dropReasonText(o.dropReason ?? 0)}${rule ? ` by ${rule.policy.name}` : o.dropReason === DROP_POLICY ? ', no rule allows it' : ''}`;
+    return rule ? `allowed by ${rule.policy.name}: ${rule.text}` : 'no rule decided';
+  }
+
+  private rule(id: number): RuleInfo | undefined {
+    return id === 0 ? undefined : this.compiled.rules.find((r) => r.id === id);
+  }
+
+  /** The names an expectation's `rule` may use for what decided. */
+  private decidedBy(o: FlowOutcome): string[] {
+    const r = this.rule(o.ruleId);
+    if (r) return r.policy.namespace ? [r.policy.name, `${r.policy.namespace}/${r.policy.name}`] : [r.policy.name];
+    if (o.verdict === 'DROPPED' && (o.layer === 'l7' || o.dropReason === DROP_POLICY)) return ['default-deny'];
+    return [];
+  }
+
+  private fail(o: FlowOutcome, expected: string, got: string): Failure {
+    const f: Failure = { expected, got, flows: o.result?.flows ?? [] };
+    if (o.packet !== undefined) f.packet = o.packet;
+    if (o.request) {
+      const lines = this.l7.filter((x) => x.twinpath.connection === o.request!.twinpath.connection).map((x) => l7CompactLine(x).trimEnd());
+      f.detail = lines;
+    }
+    return f;
+  }
+}
