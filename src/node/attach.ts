@@ -1,7 +1,8 @@
 // `node attach` and `node detach`: the endpoint datapath loaded through libbpf, its maps filled
 // from the compiled policy and pinned, its programs on every local pod's host-side interface
-// (tc ingress: cil_from_container, tc egress: cil_to_container), and optionally an XDP program
-// or the netdev program on given interfaces. Everything that outlives the process (pins, tc
+// (tc ingress: cil_from_container, tc egress: cil_to_container), the cluster's services as this
+// node sees them in the load balancer's maps, and optionally the XDP prefilter
+// (bpf/datapath/prefilter.bpf.o, its own object) or the netdev program on given interfaces. Everything that outlives the process (pins, tc
 // filters, XDP programs, clsact qdiscs made here) is recorded in the state file before it is
 // made, so `detach`, or the next `attach` of the same name, removes it after a crash.
 //
@@ -15,15 +16,20 @@ import { dirname } from 'node:path';
 import { TwinpathError, isTwinpathError } from '../errors.js';
 import { rawAddon, kernelAvailability } from '../kernel/addon.js';
 import { attachTc, attachXdp, destroyClsact, detachTc, detachXdp, queryTc, queryXdp, unpin, type XdpMode } from '../kernel/attach.js';
-import { KernelObject, type KernelProgram } from '../kernel/bpf.js';
+import { KernelMap, KernelObject, type KernelProgram } from '../kernel/bpf.js';
 import { isKernelError } from '../kernel/error.js';
 import { interfaceIndex } from '../kernel/netns.js';
 import { DATAPATH_OBJECT, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from '../datapath/maps.js';
+import { LB_MAPS, LB_TABLE_SIZE_GLOBAL } from '../lb/maps.js';
+import type { LbModel } from '../lb/model.js';
+import type { Cluster } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { ifindexIn, inNetns } from './interfaces.js';
 import { BPFFS, checkNodeName } from './names.js';
 import { listNodeStates, readNodeState, removeNodeState, writeNodeState, NODE_STATE_VERSION, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
 import { desiredTables, nodeAddressMap, unhex, type LocalEndpoint, type Tables } from './tables.js';
+import { applyPrefilter, parsePrefilterCidrs, PREFILTER_MAPS, PREFILTER_OBJECT, PROG_XDP_PREFILTER, readPrefilter, readPrefilterCounters, type PrefilterCounters } from './prefilter.js';
+import { checkServicesFit, compileNodeServices, maglevCapacity, planServices, type NodeServices } from './services.js';
 
 /** tc filters go here (Cilium's choice too), so a replacing attach swaps them in place. */
 export const TC_HANDLE = 1;
@@ -43,9 +49,17 @@ export interface AttachOptions {
   sandbox?: string;
   pinDir: string;
   object?: string;
-  /** Interfaces for the object's XDP program, and the mode. */
+  /** Interfaces for the XDP prefilter, and the mode. */
   xdp?: string[];
   xdpMode?: XdpMode;
+  /** The prefilter's deny list of source CIDRs (needs `xdp`). */
+  prefilter?: string[];
+  /** The cluster the policy was compiled from: its Services, as this node sees them, go into
+   * the load balancer's maps (unless `services` is false). */
+  cluster?: Cluster;
+  services?: boolean;
+  /** Maglev table size, a prime (default 16381). */
+  maglevTableSize?: number;
   /** Interfaces for cil_from_netdev (tc ingress). */
   netdev?: string[];
   clusterFiles: string[];
@@ -59,7 +73,7 @@ export interface AttachResult {
   state: NodeState;
   /** Whether an attachment of that name was there before (and was replaced). */
   replaced: boolean;
-  tables: { endpoints: number; ipcache: number; policy: number };
+  tables: { endpoints: number; ipcache: number; policy: number; frontends: number; backends: number; prefilter: number };
 }
 
 function pidAlive(pid: number): boolean {
@@ -170,8 +184,12 @@ export function attachNode(opts: AttachOptions): AttachResult {
   }
   for (const ifname of opts.netdev ?? []) hooks.push({ ifname, ifindex: ifindexIn(ifname, netns, '--netdev'), hook: 'tc-ingress', program: PROG_FROM_NETDEV });
   const xdpIfs = (opts.xdp ?? []).map((ifname) => ({ ifname, ifindex: ifindexIn(ifname, netns, '--xdp') }));
+  const prefilter = parsePrefilterCidrs(opts.prefilter ?? []);
+  if (opts.prefilter !== undefined && xdpIfs.length === 0) {
+    throw new TwinpathError('NODE_ERROR', '--prefilter needs --xdp: name the interfaces the prefilter runs on');
+  }
   const seen = new Set<string>();
-  for (const h of hooks) {
+  for (const h of [...hooks, ...xdpIfs.map((x) => ({ ...x, hook: 'xdp' as const, program: PROG_XDP_PREFILTER }))]) {
     const k = `${h.ifindex} ${h.hook}`;
     if (seen.has(k)) throw new TwinpathError('NODE_ERROR', `interface ${h.ifname} is named twice for ${h.hook}`);
     seen.add(k);
@@ -180,6 +198,9 @@ export function attachNode(opts: AttachOptions): AttachResult {
   }
   const nodeAddrs = nodeAddressMap(opts.compiled, opts.extraNodeAddresses);
   const tables = desiredTables(opts.compiled, opts.node, local, nodeAddrs);
+  const model = opts.cluster !== undefined && opts.services !== false
+    ? compileNodeServices(opts.cluster, opts.node, opts.maglevTableSize !== undefined ? { maglevTableSize: opts.maglevTableSize } : {})
+    : undefined;
 
   const prev = readNodeState(name);
   if (prev !== undefined && prev.status === 'attaching' && prev.pid !== process.pid && pidAlive(prev.pid)) {
@@ -192,7 +213,8 @@ export function attachNode(opts: AttachOptions): AttachResult {
   const base = prev !== undefined && prev.netns === netns && prev.pinDir === opts.pinDir ? prev : undefined;
 
   const file = opts.object ?? DATAPATH_OBJECT;
-  const obj = loadObject(file);
+  const { obj, services } = loadObject(file, model);
+  let pf: KernelObject | undefined;
   try {
     const programs = new Map<string, KernelProgram>();
     const progFor = (prog: string, what: string): KernelProgram => {
@@ -207,13 +229,12 @@ export function attachNode(opts: AttachOptions): AttachResult {
       return p;
     };
     for (const h of hooks) progFor(h.program, h.hook === 'tc-ingress' && h.program === PROG_FROM_NETDEV ? '--netdev' : `interface ${h.ifname}`);
-    let xdpProg: KernelProgram | undefined;
-    if (xdpIfs.length > 0) {
-      const x = obj.info().programs.find((p) => p.typeName === 'xdp');
-      if (x === undefined) throw new TwinpathError('NODE_ERROR', `--xdp: the datapath object has no XDP program (${file})`);
-      xdpProg = progFor(x.name, '--xdp');
-    }
     writeTables(obj, tables);
+    if (services !== undefined) writeServices(obj, services.model);
+    if (xdpIfs.length > 0) {
+      pf = loadObject(PREFILTER_OBJECT).obj;
+      applyPrefilter({ v4: pf.map(PREFILTER_MAPS.v4), v6: pf.map(PREFILTER_MAPS.v6) }, prefilter);
+    }
 
     const state: NodeState = {
       version: NODE_STATE_VERSION,
@@ -234,10 +255,12 @@ export function attachNode(opts: AttachOptions): AttachResult {
       clusterFiles: opts.clusterFiles,
       policyFiles: opts.policyFiles,
       ...(opts.extraNodeAddresses !== undefined ? { extraNodeAddresses: opts.extraNodeAddresses } : {}),
+      ...(services !== undefined ? { services } : {}),
+      ...(pf !== undefined ? { prefilter: { cidrs: prefilter } } : {}),
     };
     writeNodeState(state);
     try {
-      runSteps(state, obj, hooks, xdpIfs, xdpProg, opts.xdpMode ?? 'auto');
+      runSteps(state, obj, hooks, xdpIfs, pf, opts.xdpMode ?? 'auto');
     } catch (e) {
       if (base === undefined) {
         try {
@@ -251,29 +274,54 @@ export function attachNode(opts: AttachOptions): AttachResult {
     return {
       state,
       replaced: prev !== undefined,
-      tables: { endpoints: tables.endpoints.size, ipcache: tables.ipcache.size, policy: tables.policy.size },
+      tables: {
+        endpoints: tables.endpoints.size, ipcache: tables.ipcache.size, policy: tables.policy.size,
+        frontends: services?.model.frontends.length ?? 0, backends: services?.model.backends.length ?? 0, prefilter: prefilter.length,
+      },
     };
   } finally {
     // Pins and attachments keep maps and programs alive; the process's fds are not needed.
     obj.close();
+    pf?.close();
   }
 }
 
-/** Opens and loads the datapath object with nothing pinned by libbpf (pins are made by hand, at
- * recorded paths), program types set where libbpf cannot tell them from the section. */
-function loadObject(file: string): KernelObject {
+/** Opens and loads an object with nothing pinned by libbpf (pins are made by hand, at recorded
+ * paths), program types set where libbpf cannot tell them from the section. With services, the
+ * Maglev table size is set and the Maglev array sized for the model (with room to grow), after
+ * checking that the model fits the object's maps. */
+function loadObject(file: string, model?: LbModel): { obj: KernelObject; services?: NodeServices } {
   const obj = KernelObject.openFile(file);
   try {
     for (const m of obj.info().maps) if (m.pinPath !== null) obj.setPinPath(m.name, null);
     for (const p of obj.info().programs) {
       if (p.typeName === 'unspec') obj.setProgramType(p.name, p.section.startsWith('xdp') ? 'xdp' : 'sched_cls');
     }
+    let services: NodeServices | undefined;
+    if (model !== undefined) {
+      const maps = obj.info().maps;
+      const maglev = maps.find((m) => m.name === LB_MAPS.maglev);
+      if (maglev === undefined) throw new TwinpathError('LB_ERROR', `the datapath object has no map "${LB_MAPS.maglev}": it does not load balance services (${file})`);
+      const entries = maglevCapacity(model, maglev.maxEntries);
+      const rows = Math.floor(entries / model.maglevTableSize);
+      checkServicesFit(model, maps, rows);
+      if (entries !== maglev.maxEntries) obj.setMaxEntries(LB_MAPS.maglev, entries);
+      const size = new Uint8Array(4);
+      new DataView(size.buffer).setUint32(0, model.maglevTableSize, true);
+      obj.setGlobal(LB_TABLE_SIZE_GLOBAL, size);
+      services = { maglevTableSize: model.maglevTableSize, maglevRows: rows, model };
+    }
     obj.load();
-    return obj;
+    return services !== undefined ? { obj, services } : { obj };
   } catch (e) {
     obj.close();
     throw e;
   }
+}
+
+/** The model into the freshly loaded object's lb.h maps, in planServices' order. */
+function writeServices(obj: KernelObject, model: LbModel): void {
+  for (const s of planServices({}, undefined, model)) obj.map(s.map).update(unhex(s.key), s.value!);
 }
 
 function writeTables(obj: KernelObject, t: Tables): void {
@@ -299,7 +347,7 @@ export function progPinPath(pinDir: string, prog: string): string {
   return `${pinDir}/progs/${prog}`;
 }
 
-function runSteps(state: NodeState, obj: KernelObject, hooks: Hook[], xdpIfs: Array<{ ifname: string; ifindex: number }>, xdpProg: KernelProgram | undefined, xdpMode: XdpMode): void {
+function runSteps(state: NodeState, obj: KernelObject, hooks: Hook[], xdpIfs: Array<{ ifname: string; ifindex: number }>, pf: KernelObject | undefined, xdpMode: XdpMode): void {
   const crashAt = stepHook('TWINPATH_NODE_CRASH_AFTER');
   /** `record` changes the state; it is written before `act` runs. */
   const step = (record: () => void, act: () => void): void => {
@@ -321,14 +369,20 @@ function runSteps(state: NodeState, obj: KernelObject, hooks: Hook[], xdpIfs: Ar
   }
   mkdirSync(`${state.pinDir}/maps`, { recursive: true });
   mkdirSync(`${state.pinDir}/progs`, { recursive: true });
-  for (const m of pinnedMapNames(obj)) {
-    const path = mapPinPath(state.pinDir, m);
-    step(() => state.pins.push(path), () => obj.map(m).pin(path));
+  for (const o of pf !== undefined ? [obj, pf] : [obj]) {
+    for (const m of pinnedMapNames(o)) {
+      const path = mapPinPath(state.pinDir, m);
+      step(() => state.pins.push(path), () => o.map(m).pin(path));
+    }
   }
-  const progs = new Set([...hooks.map((h) => h.program), ...(xdpProg ? [xdpProg.name] : [])]);
-  for (const p of progs) {
+  for (const p of new Set(hooks.map((h) => h.program))) {
     const path = progPinPath(state.pinDir, p);
     step(() => state.pins.push(path), () => obj.program(p).pin(path));
+  }
+  const xdpProg = pf?.program(PROG_XDP_PREFILTER);
+  if (xdpProg !== undefined) {
+    const path = progPinPath(state.pinDir, PROG_XDP_PREFILTER);
+    step(() => state.pins.push(path), () => xdpProg.pin(path));
   }
 
   for (const h of hooks) {
@@ -500,6 +554,11 @@ export interface NodeStatus {
   endpoints: EndpointRecord[];
   policyFiles: string[];
   lastUpdate?: NodeState['lastUpdate'];
+  /** Service frontends, backend groups and backends loaded. */
+  services?: { frontends: number; groups: number; backends: number; maglevTableSize: number };
+  /** The prefilter's deny list and counters, read from its pinned maps (undefined values when
+   * they cannot be read). */
+  prefilter?: { cidrs?: string[]; counters?: PrefilterCounters };
 }
 
 /** What attachment `name` has: from its state, checked against the kernel. */
@@ -539,5 +598,32 @@ export function nodeStatus(name: string): NodeStatus | undefined {
   if (s.netns !== undefined) out.netns = s.netns;
   if (s.sandbox !== undefined) out.sandbox = s.sandbox;
   if (s.lastUpdate !== undefined) out.lastUpdate = s.lastUpdate;
+  if (s.services !== undefined) {
+    const m = s.services.model;
+    out.services = { frontends: m.frontends.length, groups: m.services.length, backends: m.backends.length, maglevTableSize: s.services.maglevTableSize };
+  }
+  if (s.prefilter !== undefined) out.prefilter = pinnedPrefilter(s.pinDir);
   return out;
+}
+
+/** The deny list and counters of an attachment's pinned prefilter maps. */
+function pinnedPrefilter(pinDir: string): { cidrs?: string[]; counters?: PrefilterCounters } {
+  const open = (name: string): KernelMap | undefined => {
+    try {
+      return KernelMap.fromPin(mapPinPath(pinDir, name));
+    } catch {
+      return undefined;
+    }
+  };
+  const v4 = open(PREFILTER_MAPS.v4);
+  const v6 = open(PREFILTER_MAPS.v6);
+  const metrics = open(PREFILTER_MAPS.metrics);
+  try {
+    return {
+      ...(v4 && v6 ? { cidrs: readPrefilter({ v4, v6 }) } : {}),
+      ...(metrics ? { counters: readPrefilterCounters(metrics) } : {}),
+    };
+  } finally {
+    for (const m of [v4, v6, metrics]) m?.close();
+  }
 }

@@ -1,9 +1,13 @@
 // Node attachments for a sandbox (src/sandbox): one per sandbox node, each in that node's
 // network namespace, with the pods' host-side veths from the sandbox state and the sandbox's
-// node addresses (synthetic ones included) in the ipcache. Pins go in the sandbox's bpffs
-// directory, so `sandbox down` removes them with everything else.
+// node addresses (synthetic ones included) in the ipcache, and the cluster's services as each
+// node sees them. A node's uplink to the underlay is its external interface: the netdev program
+// and the XDP prefilter go there when asked. Pins go in the sandbox's bpffs directory, so
+// `sandbox down` removes them with everything else.
 
 import { TwinpathError } from '../errors.js';
+import type { XdpMode } from '../kernel/attach.js';
+import type { Cluster } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import type { SandboxState } from '../sandbox/state.js';
 import { attachNode, detachNode, type AttachResult, type DetachResult } from './attach.js';
@@ -17,6 +21,15 @@ export interface SandboxAttachOptions {
   /** Only these nodes (by cluster node name); default every node of the sandbox. */
   nodes?: string[];
   object?: string;
+  /** The cluster: its services are load balanced on every node (unless `services` is false). */
+  cluster?: Cluster;
+  services?: boolean;
+  maglevTableSize?: number;
+  /** cil_from_netdev at tc ingress of every node's uplink. */
+  netdev?: boolean;
+  /** The XDP prefilter on every node's uplink, with this deny list. */
+  prefilter?: string[];
+  xdpMode?: XdpMode;
 }
 
 /** Attaches the datapath to every node of the sandbox (or those named); returns one result per node. */
@@ -46,6 +59,11 @@ export function attachSandbox(sb: SandboxState, opts: SandboxAttachOptions): Att
           sandbox: sb.name,
           pinDir: pinDirOf(name, sb.name),
           ...(opts.object !== undefined ? { object: opts.object } : {}),
+          ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}),
+          ...(opts.services !== undefined ? { services: opts.services } : {}),
+          ...(opts.maglevTableSize !== undefined ? { maglevTableSize: opts.maglevTableSize } : {}),
+          ...(opts.netdev === true ? { netdev: [n.ifname] } : {}),
+          ...(opts.prefilter !== undefined ? { xdp: [n.ifname], prefilter: opts.prefilter, ...(opts.xdpMode !== undefined ? { xdpMode: opts.xdpMode } : {}) } : {}),
           clusterFiles: opts.clusterFiles,
           policyFiles: opts.policyFiles,
           extraNodeAddresses: extra,

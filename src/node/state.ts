@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { TwinpathError } from '../errors.js';
 import { checkNodeName, nodeStateDir } from './names.js';
+import type { NodeServices } from './services.js';
 
 export const NODE_STATE_VERSION = 1;
 
@@ -63,6 +64,10 @@ export interface NodeState {
   /** Node addresses that count as this cluster's nodes beyond the compiled ones (a sandbox's
    * synthetic addresses), by node name. */
   extraNodeAddresses?: Record<string, string[]>;
+  /** The services this node load balances (absent when attached without them). */
+  services?: NodeServices;
+  /** The XDP prefilter's deny list, when the prefilter is attached (the pinned maps hold it). */
+  prefilter?: { cidrs: string[] };
   /** Last update: when, and how long applying it took. */
   lastUpdate?: { at: string; applyMs: number; added: number; removed: number; changed: number };
 }

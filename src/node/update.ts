@@ -5,15 +5,25 @@
 //
 // The maps are reached through their pins, so an update needs no process to have stayed
 // around since `attach`.
+//
+// After the four policy phases come the services (src/node/services.ts: recompiled from the
+// cluster keeping ids, only the entries that differ, backends before the frontends that reach
+// them) and the prefilter's deny list (added before removed). Services go last so that a new
+// backend is only offered once the policy and ipcache for its identity are in place.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TwinpathError } from '../errors.js';
 import { KernelMap } from '../kernel/bpf.js';
-import { decodeConntrack, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
+import { decodeConntrack, LAYOUTS, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
+import type { Cluster } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { mapPinPath } from './attach.js';
+import { applyPrefilter, parsePrefilterCidrs, PREFILTER_MAPS } from './prefilter.js';
+import { checkServicesFit, compileNodeServices, currentServiceTables, LB_SMALL_MAPS, planServices, type LbStep } from './services.js';
+import { LB_MAPS } from '../lb/maps.js';
+import type { LbModel } from '../lb/model.js';
 import { planUpdate, type MapName, type UpdateCounts, type UpdatePlan } from './plan.js';
 import { readNodeState, writeNodeState, type NodeState } from './state.js';
 import { desiredTables, nodeAddressMap, readTable, unhex, type LocalEndpoint, type Tables } from './tables.js';
@@ -30,6 +40,10 @@ export interface UpdateOptions {
   clusterFiles?: string[];
   /** Use this compiled policy instead of compiling the files (the files are still recorded). */
   compiled?: CompiledPolicy;
+  /** With `compiled`: the cluster its services come from (without it, services stay as they are). */
+  cluster?: Cluster;
+  /** A new deny list for the XDP prefilter (the attachment must have one). */
+  prefilter?: string[];
   graceMs?: number;
 }
 
@@ -41,6 +55,10 @@ export interface UpdateResult {
   changedIdentities: number[];
   /** Conntrack entries of flows that never saw a reply, removed after phase 1. */
   halfOpenRemoved: number;
+  /** Load-balancer map entries written and removed (absent when services were not updated). */
+  services?: { set: number; removed: number };
+  /** Prefixes added to and removed from the prefilter's deny list (absent when not changed). */
+  prefilter?: { added: string[]; removed: string[] };
 }
 
 export interface UpdateReport {
@@ -97,18 +115,35 @@ export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables
 /** Updates attachments together; see the header. */
 export async function updateNodes(names: string[], opts: UpdateOptions = {}): Promise<UpdateReport> {
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
-  const work: Array<{ state: NodeState; plan: UpdatePlan; maps: Record<MapName, KernelMap>; ct: KernelMap; halfOpen: number }> = [];
+  const work: Work[] = [];
+  const prefilter = opts.prefilter !== undefined ? parsePrefilterCidrs(opts.prefilter) : undefined;
   try {
     for (const name of names) {
       const state = requireNodeState(name);
+      if (prefilter !== undefined && state.prefilter === undefined) {
+        throw new TwinpathError('NODE_ERROR', `attachment "${name}" has no XDP prefilter: attach it with --xdp IFACE first`);
+      }
       const clusterFiles = opts.clusterFiles ?? state.clusterFiles;
       const policyFiles = opts.policyFiles ?? state.policyFiles;
-      const compiled = opts.compiled ?? compile(loadFiles([...clusterFiles, ...policyFiles]));
+      const inputs = opts.compiled === undefined ? loadFiles([...clusterFiles, ...policyFiles]) : undefined;
+      const compiled = opts.compiled ?? compile(inputs!);
+      const cluster = opts.cluster ?? inputs?.cluster;
       const plan = planUpdate(currentTables(state), targetTables(state, compiled));
-      const maps = {} as Record<MapName, KernelMap>;
-      for (const m of Object.keys(MAP_OF) as MapName[]) maps[m] = openPinned(state, MAP_OF[m]);
-      const ct = openPinned(state, MAP_CONNTRACK);
-      work.push({ state: { ...state, clusterFiles, policyFiles }, plan, maps, ct, halfOpen: 0 });
+      const w: Work = { state: { ...state, clusterFiles, policyFiles }, plan, maps: {} as Record<MapName, KernelMap>, ct: undefined, halfOpen: 0, lb: new Map() };
+      work.push(w);
+      for (const m of Object.keys(MAP_OF) as MapName[]) w.maps[m] = openPinned(state, MAP_OF[m]);
+      w.ct = openPinned(state, MAP_CONNTRACK);
+      if (state.services !== undefined && cluster !== undefined) {
+        const svc = state.services;
+        const next = compileNodeServices(cluster, state.node, { maglevTableSize: svc.maglevTableSize, previous: svc.model });
+        for (const m of [...LB_SMALL_MAPS, LB_MAPS.maglev]) w.lb.set(m, openPinned(state, m));
+        checkServicesFit(next, [...w.lb.entries()].map(([n, km]) => ({ ...km.info(), name: n })), svc.maglevRows);
+        const steps = planServices(currentServiceTables((m) => w.lb.get(m)!), svc.pending === true ? undefined : svc.model, next);
+        w.services = { next, steps };
+      }
+      if (prefilter !== undefined) {
+        for (const m of [PREFILTER_MAPS.v4, PREFILTER_MAPS.v6]) w.lb.set(m, openPinned(state, m));
+      }
     }
     const t0 = performance.now();
     let opsMs = 0;
@@ -130,10 +165,35 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
       }
       // See src/node/plan.ts: after phase 1 every hop allows at most what both policies allow,
       // so flows that half-passed an old hop must be decided again from here on.
-      if (phase === 1) for (const w of work) w.halfOpen = removeHalfOpen(w.ct);
+      if (phase === 1) for (const w of work) w.halfOpen = removeHalfOpen(w.ct!);
       opsMs += performance.now() - p0;
       if (phase === 2 && graceMs > 0) await sleep(graceMs);
     }
+    const p5 = performance.now();
+    for (const w of work) {
+      if (w.services !== undefined) {
+        // Marked first: a crash in the middle leaves the next update rewriting every Maglev row.
+        w.state = { ...w.state, services: { ...w.state.services!, pending: true } };
+        writeNodeState(w.state);
+        for (const s of w.services.steps) {
+          const m = w.lb.get(s.map)!;
+          if (s.op === 'set') m.update(unhex(s.key), s.value!);
+          else {
+            try {
+              m.delete(unhex(s.key));
+            } catch (e) {
+              if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
+            }
+          }
+        }
+        w.state = { ...w.state, services: { maglevTableSize: w.state.services!.maglevTableSize, maglevRows: w.state.services!.maglevRows, model: w.services.next } };
+      }
+      if (prefilter !== undefined) {
+        w.prefilter = applyPrefilter({ v4: w.lb.get(PREFILTER_MAPS.v4)!, v6: w.lb.get(PREFILTER_MAPS.v6)! }, prefilter);
+        w.state = { ...w.state, prefilter: { cidrs: prefilter } };
+      }
+    }
+    opsMs += performance.now() - p5;
     const applyMs = performance.now() - t0;
     const at = new Date().toISOString();
     for (const w of work) {
@@ -146,20 +206,40 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
       graceMs,
       nodes: work.map((w) => ({
         name: w.state.name, counts: w.plan.counts, operations: w.plan.steps.length, changedIdentities: w.plan.changedIdentities, halfOpenRemoved: w.halfOpen,
+        ...(w.services !== undefined ? { services: { set: w.services.steps.filter((s) => s.op === 'set').length, removed: w.services.steps.filter((s) => s.op === 'delete').length } } : {}),
+        ...(w.prefilter !== undefined ? { prefilter: w.prefilter } : {}),
       })),
     };
   } finally {
     for (const w of work) {
-      for (const m of Object.values(w.maps)) m.close();
-      w.ct.close();
+      for (const m of [...Object.values(w.maps), ...w.lb.values()]) m.close();
+      w.ct?.close();
     }
   }
 }
 
-/** Removes the conntrack entries that never saw a reply packet; returns how many. */
+interface Work {
+  state: NodeState;
+  plan: UpdatePlan;
+  maps: Record<MapName, KernelMap>;
+  ct: KernelMap | undefined;
+  halfOpen: number;
+  /** Pinned load-balancer and prefilter maps, by name. */
+  lb: Map<string, KernelMap>;
+  services?: { next: LbModel; steps: LbStep[] };
+  prefilter?: { added: string[]; removed: string[] };
+}
+
+/** tuple.direction of a service entry (bpf/lib/common.h CT_DIR_SERVICE). */
+const CT_DIR_SERVICE = 2;
+
+/** Removes the conntrack entries that never saw a reply packet; returns how many. Service
+ * entries are kept: they never count replies (the flow's own entry does), decide no policy, and
+ * are what keeps an established flow on its backend. */
 function removeHalfOpen(ct: KernelMap): number {
   let n = 0;
   for (const [k, v] of [...ct.entries()]) {
+    if (k[LAYOUTS.tuple.fields.direction] === CT_DIR_SERVICE) continue;
     const value = new Uint8Array(Array.isArray(v) ? v[0]! : v);
     if (decodeConntrack(new Uint8Array(k), value).packetsRev !== 0n) continue;
     try {
