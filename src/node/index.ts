@@ -8,5 +8,11 @@ export { checkNodeName, defaultNodeName, nodeStateDir, pinDirOf, sandboxNodeName
 export { changedIdentities, ipcacheSteps, planUpdate, replay, type PlanStep, type UpdateCounts, type UpdatePlan } from './plan.js';
 export { attachSandbox, detachSandbox, sandboxAttachments, type SandboxAttachOptions } from './sandbox.js';
 export { listNodeStates, readNodeState, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
+export {
+  applyPrefilter, parsePrefilterCidrs, prefilterTables, readPrefilter, readPrefilterCounters, PREFILTER_MAPS, PREFILTER_OBJECT, PROG_XDP_PREFILTER,
+  type PrefilterCounters, type PrefilterMaps,
+} from './prefilter.js';
+export { ServiceProber, HeldConnection, type ServiceConnection } from './service_probe.js';
+export { compileNodeServices, lbTables, planServices, type LbStep, type NodeServices } from './services.js';
 export { desiredTables, nodeAddressMap, type LocalEndpoint, type Tables } from './tables.js';
 export { clearConntrack, currentTables, DEFAULT_GRACE_MS, openPinned, targetTables, updateNodes, type UpdateOptions, type UpdateReport, type UpdateResult } from './update.js';

@@ -2,8 +2,9 @@
 // interfaces, through libbpf (src/node). Needs root, a kernel with BTF and bpffs.
 //
 //   node attach --cluster F... --policy F... [--name NAME] [--node NODE] [--interfaces FILE]
-//               [--netns NS | --sandbox SB] [--xdp IF...] [--netdev IF...] [--mount-bpffs]
-//   node update [NAME] [--sandbox SB] --policy F... [--cluster F...] [--grace MS]
+//               [--netns NS | --sandbox SB] [--xdp IF... [--prefilter CIDR...]] [--netdev IF...]
+//               [--no-services] [--maglev-table-size N] [--mount-bpffs]
+//   node update [NAME] [--sandbox SB] [--policy F...] [--cluster F...] [--prefilter CIDR...] [--grace MS]
 //   node observe [NAME...] [--sandbox SB] [-o compact|json|table] [filters] [--count N] [--timeout S]
 //   node status [NAME] [--json]
 //   node detach [NAME] [--sandbox SB] [--all]
@@ -34,6 +35,8 @@ function describeAttach(results: AttachResult[]): string {
     lines.push(`${r.replaced ? 'replaced' : 'attached'} "${s.name}" as node ${s.node}${s.netns ? ` in ${s.netns}` : ''}: ${s.endpoints.length} endpoints, ${r.tables.ipcache} ipcache and ${r.tables.policy} policy entries; pinned in ${s.pinDir}`);
     for (const e of s.endpoints) lines.push(`  ${e.pod}: ${e.ifname} (ifindex ${e.ifindex}), endpoint ${e.endpointId}`);
     for (const h of s.hooks.filter((x) => !s.endpoints.some((e) => e.ifindex === x.ifindex))) lines.push(`  ${h.ifname}: ${h.program} (${h.hook})`);
+    if (s.services) lines.push(`  services: ${r.tables.frontends} frontends, ${r.tables.backends} backends (Maglev table size ${s.services.maglevTableSize})`);
+    if (s.prefilter) lines.push(`  prefilter: ${s.prefilter.cidrs.length ? s.prefilter.cidrs.join(', ') : 'empty deny list'}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -44,6 +47,13 @@ function describeStatus(st: NodeStatus): string {
   const missing = st.pins.filter((p) => !p.exists);
   lines.push(`  pins: ${st.pins.length - missing.length} of ${st.pins.length} in ${st.pinDir}${missing.length ? ` (missing: ${missing.map((p) => p.path).join(', ')})` : ''}`);
   lines.push(`  policy: ${st.policyFiles.length ? st.policyFiles.join(', ') : '(none)'}`);
+  if (st.services) lines.push(`  services: ${st.services.frontends} frontends, ${st.services.groups} backend groups, ${st.services.backends} backends (Maglev table size ${st.services.maglevTableSize})`);
+  if (st.prefilter) {
+    const p = st.prefilter;
+    const list = p.cidrs === undefined ? 'UNREADABLE' : p.cidrs.length ? p.cidrs.join(', ') : 'empty';
+    const counts = p.counters ? `; passed ${p.counters.passed.packets} packets (${p.counters.passed.bytes} bytes), dropped ${p.counters.dropped.packets} (${p.counters.dropped.bytes} bytes)` : '';
+    lines.push(`  prefilter deny list: ${list}${counts}`);
+  }
   if (st.lastUpdate) lines.push(`  last update ${st.lastUpdate.at}: ${st.lastUpdate.applyMs.toFixed(2)} ms, +${st.lastUpdate.added} -${st.lastUpdate.removed} ~${st.lastUpdate.changed} entries`);
   return `${lines.join('\n')}\n`;
 }
@@ -54,6 +64,8 @@ function describeUpdate(r: UpdateReport): string {
     const c = n.counts;
     const part = (k: keyof typeof c) => `${k} +${c[k].added} -${c[k].removed} ~${c[k].changed}`;
     lines.push(`  ${n.name}: ${part('policy')}, ${part('ipcache')}, ${part('endpoints')}; ${n.operations} map operations, ${n.halfOpenRemoved} half-open conntrack entries removed`);
+    if (n.services) lines.push(`    services: ${n.services.set} entries written, ${n.services.removed} removed`);
+    if (n.prefilter) lines.push(`    prefilter: +${n.prefilter.added.length} -${n.prefilter.removed.length}${[...n.prefilter.added.map((c) => ` +${c}`), ...n.prefilter.removed.map((c) => ` -${c}`)].join('')}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -88,19 +100,31 @@ export const registerNode: CommandRegistrar = (y, ctx) =>
             .option('xdp', { type: 'string', array: true, describe: 'also attach the object\'s XDP program to these interfaces' })
             .option('xdp-mode', { choices: ['auto', 'skb', 'drv'] as const, default: 'auto' as const, describe: 'XDP attach mode' })
             .option('netdev', { type: 'string', array: true, describe: 'attach cil_from_netdev to these interfaces (tc ingress), when the object has it' })
+            .option('prefilter', { type: 'string', array: true, describe: 'deny list of source CIDRs for the XDP prefilter (with --xdp; with --sandbox: on every node\'s uplink)' })
+            .option('services', { type: 'boolean', default: true, describe: 'load balance the cluster\'s services (--no-services: policy only)' })
+            .option('maglev-table-size', { type: 'number', describe: 'Maglev table size per service, a prime (default 16381)' })
             .option('mount-bpffs', { type: 'boolean', default: false, describe: 'mount bpffs at /sys/fs/bpf when it is not mounted' })
             .option('object', { type: 'string', describe: 'the datapath object (default: the bundled endpoint.bpf.o)' })
             .option('json', { type: 'boolean', default: false, describe: 'print the state(s) as JSON' })
             .conflicts('sandbox', ['netns', 'interfaces']),
         (args) => {
-          const compiled = compile(loadFiles([...args.cluster, ...args.policy]));
+          if (args.prefilter !== undefined && args.xdp === undefined && args.sandbox === undefined) {
+            throw new TwinpathError('USAGE', '--prefilter needs --xdp: name the interfaces the prefilter runs on');
+          }
+          const inputs = loadFiles([...args.cluster, ...args.policy]);
+          const compiled = compile(inputs);
+          const svc = {
+            cluster: inputs.cluster, services: args.services,
+            ...(args['maglev-table-size'] !== undefined ? { maglevTableSize: args['maglev-table-size'] } : {}),
+          };
           let results: AttachResult[];
           if (args.sandbox !== undefined) {
             if (args.name !== undefined) throw new TwinpathError('USAGE', 'with --sandbox each node gets its own name (SANDBOX-NODE): drop --name');
-            if (args.xdp !== undefined || args.netdev !== undefined) throw new TwinpathError('USAGE', '--xdp and --netdev take interfaces of one node: attach without --sandbox, with --netns');
+            if (args.xdp !== undefined || args.netdev !== undefined) throw new TwinpathError('USAGE', '--xdp and --netdev take interfaces of one node: attach without --sandbox, with --netns (with --sandbox, --prefilter goes on every node\'s uplink)');
             const sb = openSandbox(args.sandbox);
             results = attachSandbox(sb, {
-              compiled, clusterFiles: args.cluster, policyFiles: args.policy,
+              compiled, clusterFiles: args.cluster, policyFiles: args.policy, ...svc,
+              ...(args.prefilter !== undefined ? { prefilter: args.prefilter, xdpMode: args['xdp-mode'] } : {}),
               ...(args.node !== undefined ? { nodes: [args.node] } : {}),
               ...(args.object !== undefined ? { object: args.object } : {}),
             });
@@ -119,6 +143,8 @@ export const registerNode: CommandRegistrar = (y, ctx) =>
                 ...(args.netns !== undefined ? { netns: args.netns } : {}),
                 ...(args.object !== undefined ? { object: args.object } : {}),
                 ...(args.xdp !== undefined ? { xdp: args.xdp, xdpMode: args['xdp-mode'] } : {}),
+                ...(args.prefilter !== undefined ? { prefilter: args.prefilter } : {}),
+                ...svc,
                 ...(args.netdev !== undefined ? { netdev: args.netdev } : {}),
                 clusterFiles: args.cluster, policyFiles: args.policy, mountBpffs: args['mount-bpffs'],
               }),
@@ -132,17 +158,21 @@ export const registerNode: CommandRegistrar = (y, ctx) =>
         'recompile and change only the map entries that differ, in an order that never lets through what both policies deny',
         (a) =>
           nameOption(a)
-            .option('policy', { type: 'string', array: true, demandOption: true, describe: 'the new policy files (give --policy with no file for none)' })
-            .option('cluster', { type: 'string', array: true, describe: 'new cluster files (default: those of the attach); the node\'s pods must not change' })
+            .option('policy', { type: 'string', array: true, describe: 'the new policy files (default: those of the attach; give --policy with no file for none)' })
+            .option('cluster', { type: 'string', array: true, describe: 'new cluster files (default: those of the attach); the node\'s pods must not change, its services may' })
+            .option('prefilter', { type: 'string', array: true, describe: 'the XDP prefilter\'s new deny list of source CIDRs (give --prefilter with none to empty it)' })
             .option('sandbox', { type: 'string', describe: 'update every node attachment of this sandbox together' })
             .option('grace', { type: 'number', describe: 'milliseconds the ipcache phase is held (default 5)' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
+          if (args.policy === undefined && args.cluster === undefined && args.prefilter === undefined) {
+            throw new TwinpathError('USAGE', 'say what changes: --policy, --cluster and/or --prefilter');
+          }
           const names = targets(args.name, args.sandbox);
-          const policyFiles = (args.policy as string[]).filter((p) => p !== '');
           const r = await updateNodes(names, {
-            policyFiles,
+            ...(args.policy !== undefined ? { policyFiles: (args.policy as string[]).filter((p) => p !== '') } : {}),
             ...(args.cluster !== undefined ? { clusterFiles: args.cluster } : {}),
+            ...(args.prefilter !== undefined ? { prefilter: (args.prefilter as string[]).filter((p) => p !== '') } : {}),
             ...(args.grace !== undefined ? { graceMs: args.grace } : {}),
           });
           ctx.io.out(args.json ? `${JSON.stringify(r, null, 2)}\n` : describeUpdate(r));
