@@ -3,7 +3,7 @@
 // the default-deny cause, the verified change that flips the verdict). Stable line for line,
 // so it serves as a golden file.
 
-import type { ConntrackView, Explanation, PolicyLookupView, ProgramView, RuleView, SideView } from './model.js';
+import type { ConntrackView, Explanation, L7View, PolicyLookupView, ProgramView, RuleView, SideView } from './model.js';
 import { protoName } from './analyze.js';
 import { formatTrace } from './trace.js';
 
@@ -64,6 +64,35 @@ function ruleLines(r: RuleView, indent: string): string[] {
   return out;
 }
 
+function l7Lines(l: L7View): string[] {
+  const out = [`L7: redirected to the proxy (proxy port ${l.proxyPort}) by the ${l.direction} policy of ${l.endpoint}`];
+  if (l.allowAllBy) out.push(`  rule ${l.allowAllBy.ruleId}, ${l.allowAllBy.policy}: ${l.allowAllBy.text}`, '  allows the same traffic without HTTP rules: every request passes');
+  if (l.rules.length === 0 && !l.allowAllBy) out.push('  no HTTP rule applies: every request is refused');
+  else if (l.rules.length > 0) out.push(`  HTTP rules that apply (${l.rules.length === 1 ? 'a request must match it' : 'a request must match one of them'}):`);
+  for (const r of l.rules) {
+    const verdict = r.allows === undefined ? '' : r.allows ? '  -> allows the request' : '  -> does not allow it';
+    out.push(`    rule ${r.ruleId} http[${r.index}] (${r.policy}, ${r.file}:${r.line}:${r.column}): ${r.http}${verdict}`);
+    for (const c of r.checks ?? []) {
+      const actual = c.actual === undefined ? '(absent)' : JSON.stringify(c.actual);
+      out.push(`      ${c.ok ? 'ok  ' : 'FAIL'} ${c.field.padEnd(6)} ${JSON.stringify(c.expected)} against ${actual}`);
+    }
+  }
+  if (l.request) {
+    const rq = l.request;
+    out.push(`  request: ${rq.method} ${rq.path} (Host: ${rq.host}${rq.headers.length > 0 ? `; ${rq.headers.join('; ')}` : ''})`);
+    if (l.verdict) out.push(`  verdict: ${l.verdict} (the client gets ${l.code}${l.verdict === 'DROPPED' && l.code === 403 ? ' from the proxy itself' : ''})`);
+    if (l.suggestion) {
+      const s = l.suggestion;
+      out.push('  To allow this request:', `    1. ${s.summary}`);
+      if (s.yaml) out.push(...s.yaml.trimEnd().split('\n').map((line) => `       ${line}`));
+      out.push(`       verified: the request becomes ${s.verified}`);
+    } else if (l.noSuggestion) out.push(`  To allow this request: ${l.noSuggestion}`);
+  } else {
+    out.push('  (give a request with --http-method and --http-path to see each rule held against it)');
+  }
+  return out;
+}
+
 export function formatExplanation(x: Explanation): string {
   const f = x.flow;
   const out: string[] = [];
@@ -94,6 +123,8 @@ export function formatExplanation(x: Explanation): string {
     out.push('', `Default deny: ${dd.endpoint} is isolated for ${dd.direction} by`);
     for (const p of dd.isolatedBy) out.push(`  ${p.policy} (${p.file}:${p.line}:${p.column})`);
   }
+
+  if (x.l7) out.push('', ...l7Lines(x.l7));
 
   out.push('', `To make it ${d.verdict === 'FORWARDED' ? 'DROPPED' : 'FORWARDED'}:`);
   if (x.suggestions.length === 0) out.push(`  ${x.noSuggestion ?? 'no suggestion'}`);

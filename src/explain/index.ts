@@ -13,6 +13,7 @@ import { decisionOf, flowOf, isolatingPolicies, programOf, responsibleRuleId, ru
 import type { Explanation, LoadBalancingView } from './model.js';
 import { plan, runPlan, type FlowSpec } from './scenario.js';
 import { suggest } from './suggest.js';
+import { explainL7 } from './l7.js';
 import { KERNEL_CANNOT_TRACE, runPlanTraced, type TraceOptions } from './trace.js';
 import { TwinpathError } from '../errors.js';
 
@@ -43,6 +44,9 @@ export const readSourceFile: SourceReader = (file) => {
 export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const read = opts.read ?? readSourceFile;
   if (opts.trace && opts.engine !== 'vm') throw new TwinpathError('USAGE', KERNEL_CANNOT_TRACE);
+  if (opts.spec.kind === 'connection' && opts.spec.http && opts.spec.protocol !== 'TCP') {
+    throw new TwinpathError('USAGE', `an HTTP request needs --protocol TCP, not ${opts.spec.protocol}`);
+  }
   const compiled = compile(opts.inputs);
   const dp = await Datapath.open(compiled, { engine: opts.engine, object: opts.object });
   try {
@@ -75,6 +79,9 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
     x.suggestions = s.suggestions;
     if (s.none !== undefined) x.noSuggestion = s.none;
     if (traced) x.trace = traced.views;
+    const probe = opts.spec.kind === 'connection' ? { from: opts.spec.from, to: opts.spec.to, port: opts.spec.port, protocol: opts.spec.protocol, ...(opts.spec.http ? { http: opts.spec.http } : {}) } : undefined;
+    const l7 = await explainL7({ inputs: opts.inputs, compiled, dp, runs, ...(probe ? { probe } : {}) });
+    if (l7) x.l7 = l7;
     return x;
   } finally {
     dp.close();

@@ -22,6 +22,43 @@ export interface Explanation {
   noSuggestion?: string;
   /** With --trace: the instructions each program run of `programs` executed, in the same order. */
   trace?: ProgramTraceView[];
+  /** When the allowing entry redirects the flow to the L7 proxy: the HTTP rules that apply and,
+   * with a request, how each holds against it, its verdict and the change that would allow it. */
+  l7?: L7View;
+}
+
+export interface L7View {
+  proxyPort: number;
+  /** The endpoint whose policy redirects, and its direction. */
+  endpoint: string;
+  direction: Direction;
+  /** The HTTP rules that may allow a request (any one suffices), in rule order. */
+  rules: HttpRuleView[];
+  /** An allowing rule without HTTP parts for the same traffic: every request passes. */
+  allowAllBy?: { ruleId: number; policy: string; text: string };
+  /** The request given (`--http-method`, `--http-path`, `--http-header`). */
+  request?: { method: string; path: string; host: string; headers: string[] };
+  /** The proxy's verdict on the request, from its packets, and the status the client got. */
+  verdict?: 'FORWARDED' | 'DROPPED';
+  code?: number;
+  /** For a refused request: one added rule that allows it, verified. */
+  suggestion?: Suggestion;
+  noSuggestion?: string;
+}
+
+export interface HttpRuleView {
+  ruleId: number;
+  policy: string;
+  /** Its position among the rule's HTTP rules (`http[0]`). */
+  index: number;
+  /** `method=POST path=/v1/request-landing`. */
+  http: string;
+  file: string;
+  line: number;
+  column: number;
+  /** With a request: each requirement against it, and whether all hold. */
+  checks?: Array<{ field: 'method' | 'path' | 'host' | 'header'; expected: string; actual: string | undefined; ok: boolean }>;
+  allows?: boolean;
 }
 
 export interface FlowView {

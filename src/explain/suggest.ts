@@ -166,7 +166,7 @@ function peerSummary(p: SuggestedPeer): string {
 
 /** The peer a rule names for the remote side: its pods by their labels, the nodes by entity,
  * any other address as a host prefix (world as the entity only when there is no address). */
-function peerFor(inputs: Inputs, compiled: CompiledPolicy, address: string, identity: number): SuggestedPeer | undefined {
+export function peerFor(inputs: Inputs, compiled: CompiledPolicy, address: string, identity: number): SuggestedPeer | undefined {
   const ep = compiled.endpoints.find((x) => x.ips.includes(address));
   if (ep) return { kind: 'pods', namespace: ep.namespace, labels: distinguishingLabels(inputs, compiled, ep) };
   if (identity === RESERVED.host) return { kind: 'entity', entity: 'host' };

@@ -27,7 +27,7 @@ const PLAIN = /^[A-Za-z_][-A-Za-z0-9_./]*$/;
 const YAML_WORDS = new Set(['true', 'false', 'yes', 'no', 'on', 'off', 'null', 'y', 'n', '~']);
 
 /** A scalar as plain YAML when that reads back as the same string, else double-quoted. */
-function scalar(s: string): string {
+export function scalar(s: string): string {
   return PLAIN.test(s) && !YAML_WORDS.has(s.toLowerCase()) ? s : JSON.stringify(s);
 }
 

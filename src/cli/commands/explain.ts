@@ -1,5 +1,6 @@
 // `twinpath explain --cluster FILE... --policy FILE... (--from EP --to EP --port N --protocol P
-// | --pcap FILE --packet N) [--engine vm|kernel] [--output text|json] [--trace [--trace-limit N]]`:
+// [--http-method M --http-path P [--http-header "N: V"]...] | --pcap FILE --packet N)
+// [--engine vm|kernel] [--output text|json] [--trace [--trace-limit N]]`:
 // one flow, why it got its verdict, and the smallest verified change that would flip it
 // (src/explain); with --trace, the instructions each program run executed (VM engine only).
 //
@@ -14,6 +15,7 @@ import { readCaptureSync, toEthernet } from '../../pcap/index.js';
 import { PROBE_PROTOCOLS, type ProbeProtocol } from '../../datapath/probe.js';
 import { explain, formatExplanation, type FlowSpec } from '../../explain/index.js';
 import { KERNEL_CANNOT_TRACE } from '../../explain/trace.js';
+import { httpProblem, type ProbeHttp } from '../../l7/probe.js';
 import { inputOptions } from './policy.js';
 
 export const registerExplain: CommandRegistrar = (y, ctx) =>
@@ -31,6 +33,9 @@ export const registerExplain: CommandRegistrar = (y, ctx) =>
         .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
         .option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
         .option('trace', { type: 'boolean', default: false, describe: 'add the executed eBPF instructions with their C source lines and register values (VM engine)' })
+        .option('http-method', { type: 'string', describe: 'with --from/--to: an HTTP request on the connection: its method (for L7 rules)' })
+        .option('http-path', { type: 'string', describe: 'with --http-method: the request path (and query)' })
+        .option('http-header', { type: 'string', array: true, describe: 'with --http-method: a request header, "Name: value" (repeatable)' })
         .option('trace-limit', { type: 'number', describe: 'instructions kept per program run with --trace (its last ones; default 65536)' })
         .check((args) => {
           const flow = ['from', 'to', 'port', 'protocol'].filter((k) => args[k] !== undefined);
@@ -39,6 +44,9 @@ export const registerExplain: CommandRegistrar = (y, ctx) =>
           if (cap.length > 0 && cap.length < 2) throw new Error('--pcap and --packet go together');
           if (cap.length === 0 && flow.length < 4) throw new Error('name the flow with --from, --to, --port and --protocol, or with --pcap and --packet');
           if (args['trace-limit'] !== undefined && !args.trace) throw new Error('--trace-limit goes with --trace');
+          const http = ['http-method', 'http-path', 'http-header'].filter((k) => args[k] !== undefined);
+          if (http.length > 0 && cap.length > 0) throw new Error('--http-method/--http-path/--http-header name a request on a connection (--from/--to), not a capture packet');
+          if (http.length > 0 && (args['http-method'] === undefined || args['http-path'] === undefined)) throw new Error('an HTTP request needs both --http-method and --http-path');
           if (args.trace && args.engine !== 'vm') throw new Error(KERNEL_CANNOT_TRACE);
           return true;
         }),
@@ -51,7 +59,10 @@ export const registerExplain: CommandRegistrar = (y, ctx) =>
     },
   );
 
-function flowSpec(args: { from?: string; to?: string; port?: number; protocol?: string; pcap?: string; packet?: number }): FlowSpec {
+function flowSpec(args: {
+  from?: string; to?: string; port?: number; protocol?: string; pcap?: string; packet?: number;
+  'http-method'?: string; 'http-path'?: string; 'http-header'?: string[];
+}): FlowSpec {
   if (args.pcap !== undefined) {
     const packet = args.packet!;
     if (!Number.isInteger(packet) || packet < 0) throw new TwinpathError('USAGE', `--packet ${packet} is not a packet index (0, 1, ...)`);
@@ -73,5 +84,23 @@ function flowSpec(args: { from?: string; to?: string; port?: number; protocol?: 
   if (!(PROBE_PROTOCOLS as readonly string[]).includes(protocol)) {
     throw new TwinpathError('USAGE', `--protocol ${args.protocol} is not one of ${PROBE_PROTOCOLS.join(', ')}`);
   }
-  return { kind: 'connection', from: args.from!, to: args.to!, port, protocol: protocol as ProbeProtocol };
+  const spec: FlowSpec = { kind: 'connection', from: args.from!, to: args.to!, port, protocol: protocol as ProbeProtocol };
+  if (args['http-method'] !== undefined) spec.http = httpOf(args['http-method'], args['http-path']!, args['http-header'] ?? []);
+  return spec;
+}
+
+/** The request of --http-method/--http-path/--http-header, checked as a probe's `http` is. */
+function httpOf(method: string, path: string, headers: string[]): ProbeHttp {
+  const http: ProbeHttp = { method, path };
+  if (headers.length > 0) {
+    http.headers = {};
+    for (const h of headers) {
+      const colon = h.indexOf(':');
+      if (colon <= 0) throw new TwinpathError('USAGE', `--http-header "${h}" is not "Name: value"`, { path: '--http-header' });
+      http.headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+    }
+  }
+  const problem = httpProblem(http);
+  if (problem) throw new TwinpathError('USAGE', problem[1].replace(/"http\.(\w+)"/, '--http-$1'), { path: `--http-${problem[0].split('.')[0] === 'headers' ? 'header' : problem[0]}` });
+  return http;
 }
