@@ -4,7 +4,8 @@
 // since these machines are shared and noisy. Run with `npm run bench`; `npm run bench -- PART...`
 // runs only some of the parts: vm (the VM on its own, the packet program in both engines), compile
 // (policy compilation of a 50,000-pod cluster; `--namespaces N` for a smaller one) and datapath
-// (per-packet cost of policy at 10, 1,000 and 50,000 rules beside a linear rule list).
+// (per-packet cost of policy at 10, 1,000 and 50,000 rules beside a linear rule list), replay
+// (a 1,000,000-packet capture replayed in both engines, bench/replay.js).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -142,10 +143,10 @@ async function vmBench() {
 const args = process.argv.slice(2);
 const nsArg = args.indexOf('--namespaces');
 const namespaces = nsArg >= 0 ? args.splice(nsArg, 2)[1] : undefined;
-const parts = new Set(args.length > 0 ? args : ['vm', 'compile', 'datapath']);
+const parts = new Set(args.length > 0 ? args : ['vm', 'compile', 'datapath', 'replay']);
 for (const p of parts) {
-  if (!['vm', 'compile', 'datapath'].includes(p)) {
-    console.error(`bench: unknown part "${p}" (parts: vm, compile, datapath)`);
+  if (!['vm', 'compile', 'datapath', 'replay'].includes(p)) {
+    console.error(`bench: unknown part "${p}" (parts: vm, compile, datapath, replay)`);
     process.exit(2);
   }
 }
@@ -165,4 +166,9 @@ if (parts.has('datapath')) {
   console.log('');
   const { datapathBench } = await import('./policy-datapath.js');
   await datapathBench();
+}
+
+if (parts.has('replay')) {
+  const { replayBench } = await import('./replay.js');
+  await replayBench();
 }

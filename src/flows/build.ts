@@ -34,6 +34,23 @@ export interface Decision {
 
 const POLICY_DROPS = new Set([DROP_POLICY, DROP_POLICY_DENY]);
 
+/** flow.proto's order of the fields a replay fills (Summary last, set apart). */
+const FIELD_ORDER: Array<keyof HubbleFlow> = [
+  'time', 'verdict', 'drop_reason', 'ethernet', 'IP', 'l4', 'source', 'destination', 'Type', 'node_name', 'reply', 'event_type',
+  'traffic_direction', 'policy_match_type', 'trace_observation_point', 'drop_reason_desc', 'is_reply', 'proxy_port',
+  'egress_allowed_by', 'ingress_allowed_by', 'egress_denied_by', 'ingress_denied_by',
+];
+
+/** What every flow of one decision shows alike: built once, shared by its flows (never mutated). */
+interface Shared {
+  ethernet?: HubbleFlow['ethernet'];
+  IP?: HubbleFlow['IP'];
+  l4?: Layer4Json;
+  source: HubbleEndpoint;
+  destination: HubbleEndpoint;
+  Summary: string;
+}
+
 /** Turns decisions into flows with the cluster's names for addresses, identities and rules. */
 export class FlowBuilder {
   private readonly pods = new Map<string, EndpointInfo>();
@@ -63,16 +80,29 @@ export class FlowBuilder {
   flows(d: Decision): ReplayFlow[] {
     const ev = d.event;
     const out: ReplayFlow[] = [];
+    const shared = this.shared(d);
     const consulted = ev.ctState === 'new' && (ev.policyMatch === 'exact' || ev.policyMatch === 'wildcard' || ev.policyMatch === 'default-deny');
-    if (consulted && d.consequenceOf === undefined) out.push(this.policyVerdict(d));
-    out.push(ev.verdict === 'DROPPED' ? this.drop(d) : this.trace(d));
+    if (consulted && d.consequenceOf === undefined) out.push(this.policyVerdict(d, shared));
+    out.push(ev.verdict === 'DROPPED' ? this.drop(d, shared) : this.trace(d, shared));
     return out;
   }
 
-  private policyVerdict(d: Decision): ReplayFlow {
+  private shared(d: Decision): Shared {
+    const ev = d.event;
+    const s: Shared = { source: this.endpoint(ev.src, ev.srcIdentity, d.node), destination: this.endpoint(ev.dst, ev.dstIdentity, d.node), Summary: summary(ev) };
+    if (d.frame.length >= 12) s.ethernet = { source: mac(d.frame.subarray(6, 12)), destination: mac(d.frame.subarray(0, 6)) };
+    if (ev.family !== 0) {
+      s.IP = { source: ev.src, destination: ev.dst, ipVersion: ev.family === 4 ? 'IPv4' : 'IPv6' };
+      const l4 = layer4(ev);
+      if (l4) s.l4 = l4;
+    }
+    return s;
+  }
+
+  private policyVerdict(d: Decision, shared: Shared): ReplayFlow {
     const ev = d.event;
     const denied = ev.verdict === 'DROPPED' && POLICY_DROPS.has(ev.dropReason);
-    const f = this.common(d, denied ? 'DROPPED' : 'FORWARDED', denied ? ev.dropReason : 0);
+    const f = this.common(d, shared, denied ? 'DROPPED' : 'FORWARDED', denied ? ev.dropReason : 0);
     f.event_type = { type: MESSAGE_TYPE.policyVerdict };
     f.traffic_direction = ev.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
     const match = policyMatchType(ev);
@@ -85,23 +115,23 @@ export class FlowBuilder {
       const key = `${ev.direction}_${denied ? 'denied' : 'allowed'}_by` as const;
       if (!denied || rule.deny) f[key] = [policyOf(rule)];
     }
-    return this.finish(f, d);
+    return this.finish(f, d, shared);
   }
 
-  private drop(d: Decision): ReplayFlow {
+  private drop(d: Decision, shared: Shared): ReplayFlow {
     const ev = d.event;
-    const f = this.common(d, 'DROPPED', ev.dropReason);
+    const f = this.common(d, shared, 'DROPPED', ev.dropReason);
     f.event_type = { type: MESSAGE_TYPE.drop, sub_type: ev.dropReason };
     f.traffic_direction = direction(ev);
     f.drop_reason_desc = dropReasonDesc(ev.dropReason);
     f.is_reply = ev.isReply;
     if (ev.isReply) f.reply = true;
-    return this.finish(f, d);
+    return this.finish(f, d, shared);
   }
 
-  private trace(d: Decision): ReplayFlow {
+  private trace(d: Decision, shared: Shared): ReplayFlow {
     const ev = d.event;
-    const f = this.common(d, 'FORWARDED', 0);
+    const f = this.common(d, shared, 'FORWARDED', 0);
     const point = ev.observationPoint;
     const subType = point === 'from-endpoint' ? TRACE_FROM_LXC : point === 'from-network' ? TRACE_FROM_NETWORK : TRACE_TO_LXC;
     f.event_type = { type: MESSAGE_TYPE.trace, sub_type: subType };
@@ -110,42 +140,33 @@ export class FlowBuilder {
     f.is_reply = ev.isReply;
     if (ev.isReply) f.reply = true;
     if (ev.proxyPort !== 0) f.proxy_port = ev.proxyPort;
-    return this.finish(f, d);
+    return this.finish(f, d, shared);
   }
 
   /** The fields every kind of flow has, in flow.proto's order; the caller adds its own. */
-  private common(d: Decision, verdict: HubbleFlow['verdict'], dropReason: number): HubbleFlow {
-    const ev = d.event;
+  private common(d: Decision, s: Shared, verdict: HubbleFlow['verdict'], dropReason: number): HubbleFlow {
     if (d.timeNs !== this.lastTime) {
       this.lastTime = d.timeNs;
       this.lastTimeText = rfc3339(d.timeNs);
     }
     const f = { time: this.lastTimeText, verdict } as HubbleFlow;
     if (dropReason !== 0) f.drop_reason = dropReason;
-    if (d.frame.length >= 12) f.ethernet = { source: mac(d.frame.subarray(6, 12)), destination: mac(d.frame.subarray(0, 6)) };
-    if (ev.family !== 0) {
-      f.IP = { source: ev.src, destination: ev.dst, ipVersion: ev.family === 4 ? 'IPv4' : 'IPv6' };
-      const l4 = layer4(ev);
-      if (l4) f.l4 = l4;
-    }
-    f.source = this.endpoint(ev.src, ev.srcIdentity, d.node);
-    f.destination = this.endpoint(ev.dst, ev.dstIdentity, d.node);
+    if (s.ethernet) f.ethernet = s.ethernet;
+    if (s.IP) f.IP = s.IP;
+    if (s.l4) f.l4 = s.l4;
+    f.source = s.source;
+    f.destination = s.destination;
     f.Type = 'L3_L4';
     f.node_name = d.node;
     return f;
   }
 
   /** Orders the late fields as flow.proto declares them and attaches twinpath's extras. */
-  private finish(f: HubbleFlow, d: Decision): ReplayFlow {
+  private finish(f: HubbleFlow, d: Decision, shared: Shared): ReplayFlow {
     const ev = d.event;
     const ordered = {} as HubbleFlow;
-    const order: Array<keyof HubbleFlow> = [
-      'time', 'verdict', 'drop_reason', 'ethernet', 'IP', 'l4', 'source', 'destination', 'Type', 'node_name', 'reply', 'event_type',
-      'traffic_direction', 'policy_match_type', 'trace_observation_point', 'drop_reason_desc', 'is_reply', 'proxy_port',
-      'egress_allowed_by', 'ingress_allowed_by', 'egress_denied_by', 'ingress_denied_by',
-    ];
-    for (const k of order) if (f[k] !== undefined) (ordered as unknown as Record<string, unknown>)[k] = f[k];
-    ordered.Summary = summary(ev);
+    for (const k of FIELD_ORDER) if (f[k] !== undefined) (ordered as unknown as Record<string, unknown>)[k] = f[k];
+    ordered.Summary = shared.Summary;
     const extras: ReplayFlow['twinpath'] = { packet: d.packet };
     if (d.program !== undefined) extras.program = d.program;
     if (d.consequenceOf === undefined) extras.ct_state = ev.ctState;
@@ -198,6 +219,8 @@ export function policyOf(rule: RuleInfo): HubblePolicy {
 const TCP_FLAG_NAMES: Array<[number, keyof TcpFlagsJson]> = [
   [0x02, 'SYN'], [0x10, 'ACK'], [0x04, 'RST'], [0x01, 'FIN'], [0x08, 'PSH'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
 ];
+// Every packet of a TCP flow has one of 256 summaries: made once.
+const TCP_SUMMARIES = Array.from({ length: 256 }, (_, bits) => `TCP Flags: ${TCP_FLAG_NAMES.filter(([bit]) => (bits & bit) !== 0).map(([, n]) => n).join(', ')}`);
 // The JSON lists flags in flow.proto's order; the summary in Hubble's (SYN first).
 const TCP_FLAG_JSON_ORDER: Array<[number, keyof TcpFlagsJson]> = [
   [0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
@@ -244,7 +267,7 @@ export function summary(ev: FlowEvent): string {
   if (ev.laterFragment) return ip;
   switch (ev.protocol) {
     case 6:
-      return `TCP Flags: ${TCP_FLAG_NAMES.filter(([bit]) => (ev.tcpFlags & bit) !== 0).map(([, n]) => n).join(', ')}`;
+      return TCP_SUMMARIES[ev.tcpFlags & 0xff]!;
     case 17:
       return 'UDP';
     case 132:

@@ -182,7 +182,21 @@ function split(ns: bigint): { date: Date; frac: number } {
 export type TimeFormat = 'StampMilli' | 'RFC3339' | 'RFC3339Milli' | 'RFC3339Micro' | 'RFC3339Nano';
 export const TIME_FORMATS: readonly TimeFormat[] = ['StampMilli', 'RFC3339', 'RFC3339Milli', 'RFC3339Micro', 'RFC3339Nano'];
 
+// The flows of one packet share its time, and a replay prints several per packet: the last
+// text is kept.
+let lastNs = -1n;
+let lastFormat: TimeFormat | undefined;
+let lastText = '';
+
 export function formatTime(ns: bigint, format: TimeFormat): string {
+  if (ns === lastNs && format === lastFormat) return lastText;
+  lastText = formatTimeUncached(ns, format);
+  lastNs = ns;
+  lastFormat = format;
+  return lastText;
+}
+
+function formatTimeUncached(ns: bigint, format: TimeFormat): string {
   switch (format) {
     case 'StampMilli':
       return stampMilli(ns);

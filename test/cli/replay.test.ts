@@ -40,6 +40,14 @@ describe('twinpath replay: outputs', () => {
     golden('replay/starwars-table.txt', r.out);
   });
 
+  it('-o summary prints the summary alone, counting every flow', async () => {
+    const r = await replay('-o', 'summary');
+    expect(r.status).toBe(0);
+    const full = await replay();
+    expect(r.out).toBe(full.out.slice(full.out.indexOf('\n\npackets:') + 2));
+    expect(r.out.startsWith('packets: 45 ')).toBe(true);
+  });
+
   it('--no-summary prints flows alone', async () => {
     const r = await replay('--no-summary');
     expect(r.out).not.toContain('packets:');

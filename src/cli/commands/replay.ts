@@ -1,4 +1,4 @@
-// `twinpath replay CAPTURE --cluster FILE... --policy FILE... [-o compact|json|table]`: every
+// `twinpath replay CAPTURE --cluster FILE... --policy FILE... [-o compact|json|table|summary]`: every
 // packet of a capture through the datapath programs where it would meet them on its nodes
 // (src/datapath/replay.ts), printed as `hubble observe` prints flows, with Hubble's filters, a
 // summary at the end, and pcapng files of the dropped and forwarded packets whose comments say
@@ -34,7 +34,7 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
       inputOptions(a)
         .positional('capture', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
         .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
-        .option('output', { alias: 'o', choices: ['compact', 'json', 'table'] as const, default: 'compact' as const, describe: 'output format' })
+        .option('output', { alias: 'o', choices: ['compact', 'json', 'table', 'summary'] as const, default: 'compact' as const, describe: 'output format (summary: the summary alone)' })
         .option('verdict', { type: 'string', array: true, describe: 'show flows with this verdict (FORWARDED, DROPPED)' })
         .option('from-pod', { type: 'string', array: true, describe: 'show flows from pods [namespace/]name-prefix' })
         .option('to-pod', { type: 'string', array: true, describe: 'show flows to pods [namespace/]name-prefix' })
@@ -75,7 +75,7 @@ export interface ReplayCommandOptions {
   /** The cluster the policy was compiled from: its Services are load balanced. */
   cluster?: Cluster;
   engine: 'vm' | 'kernel';
-  output: 'compact' | 'json' | 'table';
+  output: 'compact' | 'json' | 'table' | 'summary';
   filter: ReturnType<typeof compileFilter>;
   render: RenderOptions;
   summary: boolean;
@@ -100,7 +100,8 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
         if (!o.filter(f)) continue;
         summary.addFlow(f);
         if (table) table.write(f);
-        else out.write(o.output === 'json' ? `${flowJsonLine(f)}\n` : compactLine(f, o.render));
+        else if (o.output === 'json') out.write(`${flowJsonLine(f)}\n`);
+        else if (o.output === 'compact') out.write(compactLine(f, o.render));
       }
       const writer = r.outcome === 'forwarded' ? forwarded : r.outcome === 'dropped' || r.outcome === 'consequence' ? dropped : undefined;
       if (writer && r.frame) await writer.write({ timestampNs: r.timeNs, data: r.frame, linkType: r.linkType ?? 1, comment: packetComment(r) });
@@ -110,10 +111,10 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
     table?.end();
     await out.drain(true);
     progress?.done();
-    if (o.summary) {
+    if (o.summary || o.output === 'summary') {
       const text = `\n${summary.format()}`;
       if (o.output === 'json') io.err(text.slice(1));
-      else out.write(text);
+      else out.write(o.output === 'summary' ? text.slice(1) : text);
     }
   } finally {
     // On an error too: the flows of the packets before a damaged record are printed.
