@@ -273,3 +273,51 @@ describe('memories and packet facts', () => {
     expect(f).toMatchObject({ family: 6, src: 'fd00::1', dst: 'fd00::2', srcPort: 1, dstPort: 2, tcpFlags: 2, l3: 22 });
   });
 });
+
+describe('services', () => {
+  // The Star Wars cluster with its Services load balanced: the deathstar (kind-worker) behind
+  // ClusterIP 10.96.50.10:80 and NodePort 30080 on both nodes.
+  const VIP = '10.96.50.10';
+  let rs: Replayer;
+  let f: Feeder;
+  beforeEach(async () => {
+    const inputs = loadFiles([join(ROOT, 'captures/starwars/cluster.yaml'), join(ROOT, 'captures/starwars/policy.yaml')]);
+    rs = await Replayer.open({ compiled: compile(inputs), cluster: inputs.cluster, engine: 'vm' });
+    f = new Feeder(rs);
+  });
+  afterEach(() => rs.close());
+
+  it('translates a ClusterIP in the client’s program, and the backend’s answer goes back as a reply', () => {
+    const out = f.send(syn(TF, VIP, 40100, 80));
+    expect(out.outcome).toBe('forwarded');
+    expect(programs(out)).toEqual(['cil_from_container@kind-worker2:5', 'cil_from_container@kind-worker2:4', 'cil_to_container@kind-worker:5', 'cil_to_container@kind-worker:4']);
+    expect(out.flows.at(-1)!.flow.IP!.destination).toBe(DS);
+    expect(packetFacts(out.frame!)!.dst).toBe(DS);
+    const back = f.send(synAck(DS, TF, 80, 40100));
+    expect(back.outcome).toBe('forwarded');
+    // Restored to the Service address on its way into the client.
+    expect(packetFacts(back.frame!)!.src).toBe(VIP);
+  });
+
+  it('a denied ClusterIP connection: the backend’s answer is a consequence of the drop', () => {
+    const denied = f.send(syn(XW, VIP, 40110, 80));
+    expect(denied).toMatchObject({ outcome: 'dropped', dropReason: 133, droppedAt: { pod: 'default/deathstar', direction: 'ingress' } });
+    expect(f.send(synAck(DS, XW, 80, 40110))).toMatchObject({ outcome: 'consequence', relatedPacket: 1 });
+  });
+
+  it('a NodePort from outside enters through the node’s cil_from_netdev; to a backend on another node, through that node’s too', () => {
+    const here = f.send(syn(OUT, NODE1, 51100, 30080));
+    expect(here).toMatchObject({ outcome: 'dropped', droppedAt: { node: 'kind-worker', program: 'cil_from_netdev', pod: 'default/deathstar' } });
+    expect(f.send(synAck(DS, OUT, 80, 51100))).toMatchObject({ outcome: 'consequence', relatedPacket: 1 });
+    const there = f.send(syn(OUT, NODE2, 51101, 30080));
+    expect(programs(there)).toEqual(['cil_from_netdev@kind-worker2:4', 'cil_from_netdev@kind-worker:5', 'cil_from_netdev@kind-worker:1']);
+    expect(there.flows[0]!.flow.trace_observation_point).toBe('FROM_NETWORK');
+    expect(there).toMatchObject({ outcome: 'dropped', droppedAt: { node: 'kind-worker', pod: 'default/deathstar' } });
+  });
+
+  it('a node address that is no frontend, and a replay without the cluster, stay unhandled', async () => {
+    expect(f.send(syn(OUT, NODE1, 51102, 10250)).outcome).toBe('unhandled');
+    const plain = new Feeder(rp);
+    expect(plain.send(syn(OUT, NODE1, 51100, 30080)).outcome).toBe('unhandled');
+  });
+});
