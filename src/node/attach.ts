@@ -19,7 +19,7 @@ import { attachTc, attachXdp, destroyClsact, detachTc, detachXdp, queryTc, query
 import { KernelMap, KernelObject, type KernelProgram } from '../kernel/bpf.js';
 import { isKernelError } from '../kernel/error.js';
 import { interfaceIndex } from '../kernel/netns.js';
-import { DATAPATH_OBJECT, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from '../datapath/maps.js';
+import { DATAPATH_OBJECT, MAP_LXC, PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from '../datapath/maps.js';
 import { LB_MAPS, LB_TABLE_SIZE_GLOBAL } from '../lb/maps.js';
 import type { LbModel } from '../lb/model.js';
 import type { Cluster } from '../policy/ast.js';
@@ -27,7 +27,7 @@ import type { CompiledPolicy } from '../policy/model.js';
 import { ifindexIn, inNetns } from './interfaces.js';
 import { BPFFS, checkNodeName } from './names.js';
 import { listNodeStates, readNodeState, removeNodeState, writeNodeState, NODE_STATE_VERSION, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
-import { desiredTables, nodeAddressMap, unhex, type LocalEndpoint, type Tables } from './tables.js';
+import { desiredTables, lxcTable, nodeAddressMap, unhex, type LocalEndpoint, type Tables } from './tables.js';
 import { applyPrefilter, parsePrefilterCidrs, PREFILTER_MAPS, PREFILTER_OBJECT, PROG_XDP_PREFILTER, readPrefilter, readPrefilterCounters, type PrefilterCounters } from './prefilter.js';
 import { checkServicesFit, compileNodeServices, maglevCapacity, planServices, type NodeServices } from './services.js';
 
@@ -229,7 +229,7 @@ export function attachNode(opts: AttachOptions): AttachResult {
       return p;
     };
     for (const h of hooks) progFor(h.program, h.hook === 'tc-ingress' && h.program === PROG_FROM_NETDEV ? '--netdev' : `interface ${h.ifname}`);
-    writeTables(obj, tables);
+    writeTables(obj, tables, lxcTable(local));
     if (services !== undefined) writeServices(obj, services.model);
     if (xdpIfs.length > 0) {
       pf = loadObject(PREFILTER_OBJECT).obj;
@@ -324,12 +324,14 @@ function writeServices(obj: KernelObject, model: LbModel): void {
   for (const s of planServices({}, undefined, model)) obj.map(s.map).update(unhex(s.key), s.value!);
 }
 
-function writeTables(obj: KernelObject, t: Tables): void {
+function writeTables(obj: KernelObject, t: Tables, lxc: Map<string, Uint8Array>): void {
   const put = (map: string, table: Map<string, Uint8Array>): void => {
     const m = obj.map(map);
     for (const [k, v] of table) m.update(unhex(k), v);
   };
+  // Endpoints before the addresses that lead to them.
   put('cilium_endpoints', t.endpoints);
+  put(MAP_LXC, lxc);
   put('cilium_ipcache', t.ipcache);
   put('cilium_policy_v2', t.policy);
 }

@@ -1,5 +1,5 @@
 // What a node's maps should hold, as bytes: the endpoints of the pods on this node (keyed by the
-// real ifindex of each pod's host-side interface), the ipcache (the compiled prefixes, then the
+// real ifindex of each pod's host-side interface) and their addresses (cilium_lxc), the ipcache (the compiled prefixes, then the
 // node addresses: this node's as `host`, the others' as `remote-node`, as src/datapath/datapath.ts
 // fills a simulated node), and the policy entries of those endpoints. Also the same three tables
 // read back from live maps, so `update` can compare the two key by key.
@@ -8,7 +8,7 @@
 // the key's hex: two tables are equal exactly when the maps would be.
 
 import { TwinpathError } from '../errors.js';
-import { encodeEndpoint, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, LAYOUTS, parsePrefix } from '../datapath/maps.js';
+import { encodeEndpoint, encodeEndpointKey, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, LAYOUTS, parsePrefix } from '../datapath/maps.js';
 import { formatIp } from '../datapath/flow.js';
 import { RESERVED, type CompiledPolicy, type EndpointInfo } from '../policy/model.js';
 
@@ -94,6 +94,14 @@ export function desiredTables(compiled: CompiledPolicy, node: string, local: Loc
     policy.set(hex(encodePolicyKey(e)), encodePolicyValue(e));
   }
   return { endpoints, ipcache, policy };
+}
+
+/** cilium_lxc: each local endpoint's addresses -> its interface (how cil_from_netdev finds the
+ * pod a packet from outside is for). An address two pods claim leads to the later one. */
+export function lxcTable(local: LocalEndpoint[]): Table {
+  const out: Table = new Map();
+  for (const { ifindex, endpoint } of local) for (const ip of endpoint.ips) out.set(hex(encodeEndpointKey(ip)), u32(ifindex));
+  return out;
 }
 
 /** Node name -> addresses: the compiled nodes', plus extras (a sandbox's synthetic ones). */

@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TwinpathError } from '../errors.js';
 import { KernelMap } from '../kernel/bpf.js';
-import { decodeConntrack, LAYOUTS, MAP_CONNTRACK, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
+import { decodeConntrack, LAYOUTS, MAP_CONNTRACK, MAP_LXC, MAP_ENDPOINTS, MAP_IPCACHE, MAP_POLICY } from '../datapath/maps.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
 import type { Cluster } from '../policy/ast.js';
@@ -26,7 +26,7 @@ import { LB_MAPS } from '../lb/maps.js';
 import type { LbModel } from '../lb/model.js';
 import { planUpdate, type MapName, type UpdateCounts, type UpdatePlan } from './plan.js';
 import { readNodeState, writeNodeState, type NodeState } from './state.js';
-import { desiredTables, nodeAddressMap, readTable, unhex, type LocalEndpoint, type Tables } from './tables.js';
+import { desiredTables, hex, lxcTable, nodeAddressMap, readTable, unhex, type LocalEndpoint, type Table, type Tables } from './tables.js';
 
 /** Time phase 2 is held so a packet between two hops never sees phase 1 and then phase 3. */
 export const DEFAULT_GRACE_MS = 5;
@@ -101,15 +101,30 @@ export function currentTables(state: NodeState): Tables {
   return out;
 }
 
-/** What the attachment's maps should hold under `compiled`. */
-export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables {
+/** The attachment's endpoints under `compiled`. */
+function localOf(state: NodeState, compiled: CompiledPolicy): LocalEndpoint[] {
   const byPod = new Map(compiled.endpoints.map((e) => [`${e.namespace}/${e.pod}`, e]));
-  const local: LocalEndpoint[] = state.endpoints.map((r) => {
+  return state.endpoints.map((r) => {
     const ep = byPod.get(r.pod);
     if (ep === undefined) throw new TwinpathError('NODE_ERROR', `attachment "${state.name}": pod ${r.pod} is no longer an endpoint of the cluster: run node attach again`);
     return { ifindex: r.ifindex, endpoint: ep };
   });
-  return desiredTables(compiled, state.node, local, nodeAddressMap(compiled, state.extraNodeAddresses));
+}
+
+/** What the attachment's maps should hold under `compiled`. */
+export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables {
+  return desiredTables(compiled, state.node, localOf(state, compiled), nodeAddressMap(compiled, state.extraNodeAddresses));
+}
+
+/** Sets, then deletes, that take `have` to `want`. */
+function syncSteps(have: Table, want: Table): Array<{ op: 'set' | 'delete'; key: string; value?: Uint8Array }> {
+  const out: Array<{ op: 'set' | 'delete'; key: string; value?: Uint8Array }> = [];
+  for (const [k, v] of want) {
+    const o = have.get(k);
+    if (o === undefined || hex(o) !== hex(v)) out.push({ op: 'set', key: k, value: v });
+  }
+  for (const k of have.keys()) if (!want.has(k)) out.push({ op: 'delete', key: k });
+  return out;
 }
 
 /** Updates attachments together; see the header. */
@@ -129,10 +144,13 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
       const compiled = opts.compiled ?? compile(inputs!);
       const cluster = opts.cluster ?? inputs?.cluster;
       const plan = planUpdate(currentTables(state), targetTables(state, compiled));
-      const w: Work = { state: { ...state, clusterFiles, policyFiles }, plan, maps: {} as Record<MapName, KernelMap>, ct: undefined, halfOpen: 0, lb: new Map() };
+      const w: Work = { state: { ...state, clusterFiles, policyFiles }, plan, maps: {} as Record<MapName, KernelMap>, ct: undefined, halfOpen: 0, lb: new Map(), lxc: [] };
       work.push(w);
       for (const m of Object.keys(MAP_OF) as MapName[]) w.maps[m] = openPinned(state, MAP_OF[m]);
       w.ct = openPinned(state, MAP_CONNTRACK);
+      // cilium_lxc follows the endpoints' addresses (written with the services, after phase 4).
+      w.lb.set(MAP_LXC, openPinned(state, MAP_LXC));
+      w.lxc = syncSteps(readTable(w.lb.get(MAP_LXC)!), lxcTable(localOf(state, compiled)));
       if (state.services !== undefined && cluster !== undefined) {
         const svc = state.services;
         const next = compileNodeServices(cluster, state.node, { maglevTableSize: svc.maglevTableSize, previous: svc.model });
@@ -171,6 +189,11 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
     }
     const p5 = performance.now();
     for (const w of work) {
+      const lxc = w.lb.get(MAP_LXC)!;
+      for (const s of w.lxc) {
+        if (s.op === 'set') lxc.update(unhex(s.key), s.value!);
+        else deleteIfThere(lxc, unhex(s.key));
+      }
       if (w.services !== undefined) {
         // Marked first: a crash in the middle leaves the next update rewriting every Maglev row.
         w.state = { ...w.state, services: { ...w.state.services!, pending: true } };
@@ -178,13 +201,7 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
         for (const s of w.services.steps) {
           const m = w.lb.get(s.map)!;
           if (s.op === 'set') m.update(unhex(s.key), s.value!);
-          else {
-            try {
-              m.delete(unhex(s.key));
-            } catch (e) {
-              if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
-            }
-          }
+          else deleteIfThere(m, unhex(s.key));
         }
         w.state = { ...w.state, services: { maglevTableSize: w.state.services!.maglevTableSize, maglevRows: w.state.services!.maglevRows, model: w.services.next } };
       }
@@ -227,6 +244,7 @@ interface Work {
   /** Pinned load-balancer and prefilter maps, by name. */
   lb: Map<string, KernelMap>;
   services?: { next: LbModel; steps: LbStep[] };
+  lxc: Array<{ op: 'set' | 'delete'; key: string; value?: Uint8Array }>;
   prefilter?: { added: string[]; removed: string[] };
 }
 
@@ -267,5 +285,13 @@ export function clearConntrack(names: string[]): void {
     } finally {
       m.close();
     }
+  }
+}
+
+function deleteIfThere(m: KernelMap, key: Uint8Array): void {
+  try {
+    m.delete(key);
+  } catch (e) {
+    if ((e as { errnoName?: string }).errnoName !== 'ENOENT') throw e;
   }
 }

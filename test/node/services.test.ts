@@ -1,7 +1,8 @@
 // Services on a node. Without root: the per-node model, the map operations of an attach and of
 // an update (only what differs, backends before frontends, frontends removed first, ids kept).
 // In a sandbox (root): live connections from a pod to a ClusterIP land on the backends (the
-// backend says which), a service without a ready backend drops (158), policy applies to the
+// backend says which), a NodePort from outside lands on the node's own backend through the
+// netdev program, a service without a ready backend drops (158), policy applies to the
 // backend's identity, and an update that adds a backend keeps held connections on theirs while
 // new ones reach the new backend.
 
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LB_MAPS, lbMapEntries } from '../../src/lb/maps.js';
 import { compile } from '../../src/policy/compile.js';
 import { loadFiles } from '../../src/policy/load.js';
-import { sandboxDown, sandboxUp, type SandboxState } from '../../src/sandbox/index.js';
+import { execIn, sandboxDown, sandboxUp, type SandboxState } from '../../src/sandbox/index.js';
 import { attachSandbox, detachSandbox, nodeStatus, readNodeState, sandboxAttachments, updateNodes } from '../../src/node/index.js';
 import { EventCollector } from '../../src/node/live.js';
 import { ServiceProber, type HeldConnection } from '../../src/node/service_probe.js';
@@ -33,9 +34,14 @@ describe('node services, as map operations', () => {
   test('each node compiles the cluster\'s services; the idle service has a frontend and no backend', () => {
     const m = compileNodeServices(cluster, 'node-a', { maglevTableSize: SIZE });
     expect(m.node).toBe('node-a');
-    expect(m.frontends.map((f) => `${f.address}:${f.port}`).sort()).toEqual(['10.96.0.10:80', '10.96.0.11:80']);
-    const web = m.services.find((s) => s.name === 'web')!;
+    expect(m.frontends.map((f) => `${f.address}:${f.port}/${f.type}`).sort()).toEqual([
+      '10.96.0.10:80/ClusterIP', '10.96.0.11:80/ClusterIP', '172.18.0.2:30080/NodePort', '172.18.0.3:30080/NodePort',
+    ]);
+    const web = m.services.find((s) => s.name === 'web' && s.scope === 'cluster')!;
     const idle = m.services.find((s) => s.name === 'idle')!;
+    // externalTrafficPolicy Local: node-a's NodePort offers node-a's backend only.
+    const local = m.frontends.find((f) => f.address === '172.18.0.2')!;
+    expect(m.services.find((s) => s.id === local.serviceId)!.backendIds.map((id) => m.backends.find((b) => b.id === id)!.address)).toEqual([WEB[0]]);
     expect(web.backendIds.map((id) => m.backends.find((b) => b.id === id)!.address)).toEqual(WEB);
     expect(idle.backendIds).toEqual([]);
   });
@@ -51,23 +57,26 @@ describe('node services, as map operations', () => {
     expect(firstFrontend).toBeGreaterThan(lastBackendOrRow);
   });
 
-  test('an update keeps ids and writes only what differs: the new backend, its group\'s rows, its frontend\'s count', () => {
+  test('an update keeps ids and writes only what differs: the new backend, its groups\' rows, their frontends\' counts', () => {
     const before = compileNodeServices(cluster, 'node-a', { maglevTableSize: SIZE });
     const after = compileNodeServices(cluster3, 'node-a', { maglevTableSize: SIZE, previous: before });
     for (const b of before.backends) expect(after.backends.find((x) => x.key === b.key)?.id).toBe(b.id);
     const current = lbTables(before);
     delete current[LB_MAPS.maglev];
     const steps = planServices(current, before, after);
-    const web = after.services.find((s) => s.name === 'web')!;
+    // web-3 is on node-b: the cluster-wide group and node-b's Local group gain it.
+    const grown = after.services.filter((s) => s.backendIds.some((id) => after.backends.find((b) => b.id === id)!.address === WEB3));
+    expect(grown.map((g) => g.scope)).toEqual(['cluster', { node: 'node-b' }]);
     const byMap = (map: string) => steps.filter((s) => s.map === map);
     expect(byMap(LB_MAPS.backends4).map((s) => s.op)).toEqual(['set']);
-    expect(byMap(LB_MAPS.services4).length).toBe(1);
+    expect(byMap(LB_MAPS.services4).length).toBe(2);
     expect(steps.filter((s) => s.op === 'delete')).toEqual([]);
-    // Only the web group's row changes, and only where Maglev moved a slot to the new backend.
+    // Only those groups' rows change, and only where Maglev moved a slot to the new backend.
     const rows = byMap(LB_MAPS.maglev).map((s) => Math.floor(Buffer.from(s.key, 'hex').readUInt32LE(0) / SIZE));
-    expect(new Set(rows)).toEqual(new Set([web.id]));
-    expect(rows.length).toBeGreaterThan(SIZE / 5);
-    expect(rows.length).toBeLessThan(SIZE / 2);
+    expect(new Set(rows)).toEqual(new Set(grown.map((g) => g.id)));
+    const moved = rows.filter((r) => r === grown[0]!.id).length;
+    expect(moved).toBeGreaterThan(SIZE / 5);
+    expect(moved).toBeLessThan(SIZE / 2);
     // And back: the backend goes after the frontend that reached it is rewritten.
     const back = planServices(lbTables(after), after, compileNodeServices(cluster, 'node-a', { maglevTableSize: SIZE, previous: after }));
     const del = back.findIndex((s) => s.op === 'delete' && s.map === LB_MAPS.backends4);
@@ -85,7 +94,7 @@ describeRoot('node services live', () => {
 
     beforeAll(async () => {
       sb = sandboxUp(inputs.cluster, { name: uniqueSandboxName() });
-      attachSandbox(sb, { compiled, cluster: inputs.cluster, clusterFiles: [CLUSTER], policyFiles: [POLICY], maglevTableSize: SIZE });
+      attachSandbox(sb, { compiled, cluster: inputs.cluster, clusterFiles: [CLUSTER], policyFiles: [POLICY], maglevTableSize: SIZE, netdev: true });
       prober = new ServiceProber(sb);
       await prober.serve(['shop/web-1', 'shop/web-2', 'shop/web-3', 'shop/idle-1'], 8080);
     }, 60_000);
@@ -102,7 +111,9 @@ describeRoot('node services live', () => {
 
     test('status reports the services each node loaded', () => {
       for (const name of sandboxAttachments(sb.name)) {
-        expect(nodeStatus(name)!.services).toEqual({ frontends: 2, groups: 2, backends: 2, maglevTableSize: SIZE });
+        // ClusterIPs web and idle, web's NodePort on both nodes; groups: web cluster-wide, web
+        // Local to each node, idle.
+        expect(nodeStatus(name)!.services).toEqual({ frontends: 4, groups: 4, backends: 2, maglevTableSize: SIZE });
       }
     });
 
@@ -111,6 +122,20 @@ describeRoot('node services live', () => {
       expect(got.every((c) => c.connected)).toBe(true);
       expect(new Set(got.map((c) => c.backend))).toEqual(new Set(WEB));
       expect(new Set(got.map((c) => c.client))).toEqual(new Set(['10.244.0.10']));
+    });
+
+    test('NodePort from outside, through cil_from_netdev on the uplink: each node offers its own backend (Local)', async () => {
+      // The reply is rev-NATed at the backend's cil_from_container, so it leaves the pod's veth
+      // with the node's own address as source; the stack forwards such a packet only where the
+      // interface accepts local sources (see src/node/README.md).
+      for (const p of Object.values(sb.pods)) {
+        if (p.hostIfname !== undefined) execIn(p.nodeNetns, ['sysctl', '-q', '-w', `net.ipv4.conf.${p.hostIfname}.accept_local=1`], false);
+      }
+      const a = await prober.connect('ip:203.0.113.10', '172.18.0.2', 30080, 4);
+      const b = await prober.connect('ip:203.0.113.10', '172.18.0.3', 30080, 4);
+      expect(a.map((c) => c.backend)).toEqual(Array(4).fill(WEB[0]));
+      expect(b.map((c) => c.backend)).toEqual(Array(4).fill(WEB[1]));
+      expect(new Set([...a, ...b].map((c) => c.client))).toEqual(new Set(['203.0.113.10']));
     });
 
     test('a service without a ready backend drops the connection (158, Service backend not found)', async () => {
