@@ -31,7 +31,7 @@ describe('lab list', () => {
     const r = await cli('lab', 'list');
     expect(r.status).toBe(0);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines.map((l) => l.slice(0, 2))).toEqual(['01', '02', '03', '04', '06', '07', '10']);
+    expect(lines.map((l) => l.slice(0, 2))).toEqual(['01', '02', '03', '04', '05', '06', '07', '10']);
     expect(lines.at(-1)).toMatch(/xdp-drop-port +Write your own XDP program in C +needs clang$/);
   });
 });

@@ -34,7 +34,7 @@ function refusal(fn: () => unknown): TwinpathError {
 describe('the committed labs', () => {
   test('all load, in number order, with their tasks and hints', () => {
     const labs = listLabs();
-    expect(labs.map((l) => l.number)).toEqual([1, 2, 3, 4, 6, 7, 10]);
+    expect(labs.map((l) => l.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 10]);
     for (const l of labs) {
       expect(l.tasks.length).toBeGreaterThan(0);
       for (const t of l.tasks) expect(t.hints.length).toBeGreaterThanOrEqual(2);
@@ -47,7 +47,7 @@ describe('the committed labs', () => {
     expect(findLab('01').slug).toBe('star-wars');
     expect(findLab('deny-precedence').number).toBe(6);
     expect(findLab('10-xdp-drop-port').kind).toBe('xdp');
-    const e = refusal(() => findLab('5'));
+    const e = refusal(() => findLab('11'));
     expect(e.code).toBe('LAB_NOT_FOUND');
     expect(e.detail).toContain('01-star-wars');
   });
