@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kernel's internal "operation not supported" (524), which BPF returns for a map type
+ * without batch operations; not in the UAPI errno headers. */
+#define ENOTSUPP_LINUX 524
+
 typedef struct {
   struct bpf_map_info info;
   bool percpu;
@@ -203,6 +207,62 @@ static napi_value map_update(napi_env env, napi_callback_info info) {
   return res;
 }
 
+/* The written count travels on the thrown error (`done`), so a caller knows how far a batch got. */
+static napi_value tp_batch_fail(napi_env env, const char *op, int err, const tp_mapdesc *d, uint32_t done,
+                                uint32_t count) {
+  tp_throwf(env, op, err < 0 ? -err : err, "map \"%s\": after %u of %u elements", d->info.name, done, count);
+  napi_value e;
+  if (napi_get_and_clear_last_exception(env, &e) == napi_ok) {
+    tp_set(env, e, "done", tp_num(env, done));
+    napi_throw(env, e);
+  }
+  return NULL;
+}
+
+/* mapUpdateBatch(fd, keys, values, count, flags?) -> count: `count` keys of key_size bytes and
+ * values of the map's value buffer size (per-CPU: every possible CPU's padded value), back to
+ * back. One BPF_MAP_UPDATE_BATCH where the map type has it; maps without batch operations
+ * (LPM tries, for one) get one update per element from here, which still saves the round trip
+ * through JavaScript and the map description per element. Stops at the first refusal, as the
+ * kernel's batch does: the elements before it stay written and the error says how many. */
+static napi_value map_update_batch(napi_env env, napi_callback_info info) {
+  const char *op = "mapUpdateBatch";
+  napi_value argv[5];
+  int fd;
+  uint32_t count, flags = 0;
+  void *keys, *values;
+  size_t klen, vlen;
+  tp_mapdesc d;
+  if (!tp_args(env, info, 5, argv, op) || !tp_get_fd(env, argv[0], op, &fd) || !tp_describe(env, fd, op, &d) ||
+      !tp_get_bytes(env, argv[1], op, "keys", &keys, &klen) || !tp_get_bytes(env, argv[2], op, "values", &values, &vlen) ||
+      !tp_get_u32(env, argv[3], op, "count", &count) ||
+      (!tp_is_nullish(env, argv[4]) && !tp_get_u32(env, argv[4], op, "flags", &flags)))
+    return NULL;
+  if (d.info.key_size == 0)
+    return tp_throwf(env, op, EINVAL, "map \"%s\" has no keys (push its values one by one)", d.info.name);
+  if (klen != (size_t)count * d.info.key_size || vlen != (size_t)count * d.vbytes)
+    return tp_throwf(env, op, EINVAL, "map \"%s\": %u elements need %zu key and %zu value bytes, got %zu and %zu",
+                     d.info.name, count, (size_t)count * d.info.key_size, (size_t)count * d.vbytes, klen, vlen);
+  if (count == 0) return tp_num(env, 0);
+  uint32_t done = 0;
+  /* The batch takes BPF_F_LOCK alone as element flags; BPF_NOEXIST and BPF_EXIST go one by one. */
+  if ((flags & ~(uint32_t)BPF_F_LOCK) == 0) {
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+    done = count;
+    int err = bpf_map_update_batch(fd, keys, values, &done, &opts);
+    if (err == 0) return tp_num(env, count);
+    /* A type without batch operations fails before touching anything (and leaves the count
+     * as given): go one by one. Any other refusal came from an element; the count is exact. */
+    if (err != -EOPNOTSUPP && err != -ENOTSUPP_LINUX) return tp_batch_fail(env, op, err, &d, done, count);
+  }
+  for (done = 0; done < count; done++) {
+    int err = bpf_map_update_elem(fd, (const char *)keys + (size_t)done * d.info.key_size,
+                                  (const char *)values + (size_t)done * d.vbytes, flags);
+    if (err) return tp_batch_fail(env, op, err, &d, done, count);
+  }
+  return tp_num(env, count);
+}
+
 /* mapDelete(fd, key) */
 static napi_value map_delete(napi_env env, napi_callback_info info) {
   const char *op = "mapDelete";
@@ -267,6 +327,7 @@ void tp_register_map(napi_env env, napi_value exports) {
       {"mapInfo", map_info},
       {"mapLookup", map_lookup},
       {"mapUpdate", map_update},
+      {"mapUpdateBatch", map_update_batch},
       {"mapDelete", map_delete},
       {"mapGetNextKey", map_get_next_key},
       {"mapLookupAndDelete", map_lookup_and_delete},

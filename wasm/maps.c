@@ -205,6 +205,45 @@ EXPORT("tp_map_update") s32 tp_map_update(u32 id, u32 key, u32 value, u32 flags)
   return m->ops->update(m, PTR(key), PTR(value), flags);
 }
 
+/* Many updates in one call: `count` keys and values back to back, each applied as
+ * tp_map_update applies one, in order. Stops at the first refusal and returns it; *done says how
+ * many were written before it (the kernel's BPF_MAP_UPDATE_BATCH reports the same). */
+EXPORT("tp_map_update_batch")
+s32 tp_map_update_batch(u32 id, u32 keys, u32 values, u32 count, u32 flags, u32 done) {
+  struct vm_map *m = vm_map_by_id(id);
+  u32 n = 0;
+  s32 r = 0;
+  if (!m) r = -VM_EBADF;
+  else if (m->flags & VM_BPF_F_RDONLY) r = -VM_EPERM;
+  else if (m->type == VM_MAP_QUEUE || m->type == VM_MAP_STACK) r = -VM_EINVAL; /* no keys */
+  for (; r == 0 && n < count; n++) {
+    r = m->ops->update(m, PTR(keys + n * m->key_size), PTR(values + n * m->value_size), flags);
+    if (r) break;
+  }
+  *(u32 *)PTR(done) = n;
+  return r;
+}
+
+/* ARRAY and PERCPU_ARRAY (one CPU here): the values of indexes first .. first+count-1, back to
+ * back, copied straight into the arena. All or nothing: a range past the end is E2BIG. */
+EXPORT("tp_map_array_write")
+s32 tp_map_array_write(u32 id, u32 first, u32 values, u32 count) {
+  struct vm_map *m = vm_map_by_id(id);
+  if (!m) return -VM_EBADF;
+  if (m->flags & VM_BPF_F_RDONLY) return -VM_EPERM;
+  if (m->type != VM_MAP_ARRAY && m->type != VM_MAP_PERCPU_ARRAY) return -VM_EINVAL;
+  if (first >= m->max_entries || count > m->max_entries - first) return -VM_E2BIG;
+  u32 stride = vm_round8(m->value_size);
+  const u8 *src = PTR(values);
+  u8 *dst = m->arena + (u64)first * stride;
+  if (stride == m->value_size) {
+    vm_memcpy(dst, src, (u64)count * stride);
+  } else {
+    for (u32 i = 0; i < count; i++) vm_memcpy(dst + (u64)i * stride, src + (u64)i * m->value_size, m->value_size);
+  }
+  return 0;
+}
+
 EXPORT("tp_map_delete") s32 tp_map_delete(u32 id, u32 key) {
   struct vm_map *m = vm_map_by_id(id);
   if (!m) return -VM_EBADF;

@@ -146,7 +146,6 @@ s64 vm_perf_event_output(struct vm_map *m, u64 flags, const void *data, u64 size
 extern u32 vm_maps_possible_cpus;
 
 /* Internal to the map implementations. */
-#define VM_MAP_MAX_ARENA 0x20000000u /* 512 MiB: more gives ENOMEM, as a kernel out of memory */
 static inline u32 vm_round8(u32 n) { return (n + 7) & ~7u; }
 /* Freestanding: __builtin_memcmp would call a libc memcmp. */
 static inline int vm_memeq(const void *a, const void *b, u32 n) {

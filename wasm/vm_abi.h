@@ -87,5 +87,8 @@
 
 /* Fixed capacities. */
 #define VM_MAX_REGIONS 64
+/* The most bytes one map's arena may take (512 MiB): more gives ENOMEM, as a kernel out of
+ * memory would. An ARRAY's arena is max_entries values rounded up to 8 bytes each. */
+#define VM_MAP_MAX_ARENA 0x20000000
 
 #endif

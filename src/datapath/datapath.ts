@@ -21,12 +21,14 @@ import { canonicalAddr } from '../lb/addr.js';
 import { LB_MAPS, lbGlobals, writeLbMaps } from '../lb/maps.js';
 import { DEFAULT_MAGLEV_TABLE_SIZE, type LbBackend, type LbFrontend, type LbModel, type LbService } from '../lb/model.js';
 import type { Cluster, Protocol } from '../policy/ast.js';
-import { RESERVED, type CompiledPolicy, type EndpointInfo } from '../policy/model.js';
+import { type CompiledPolicy, type EndpointInfo } from '../policy/model.js';
 import {
   DATAPATH_OBJECT, DatapathMaps, endpointContext, PROG_FROM_ENDPOINT, PROG_FROM_NETDEV, PROG_TO_ENDPOINT,
   type ConntrackEntry, type ConntrackTuple, type ServiceConntrackEntry,
 } from './maps.js';
+import { VM_MAP_MAX_ARENA } from '../vm/constants.generated.js';
 import { flowEvents, type FlowEvent } from './flow.js';
+import { endpointNode, fillNode, IFINDEX_BASE, IMPLICIT_NODE, nodeMapSizes, nodeTables, type NodeTables } from './tables.js';
 
 export type DatapathProgram = typeof PROG_FROM_ENDPOINT | typeof PROG_TO_ENDPOINT | typeof PROG_FROM_NETDEV;
 
@@ -53,12 +55,7 @@ export interface FrontendInfo {
   backends: LbBackend[];
 }
 
-/** The node that pods without spec.nodeName share. Parentheses cannot occur in a Kubernetes
- * node name, so it never collides with a real one. */
-export const IMPLICIT_NODE = '(no node)';
-
-/** Simulated interfaces are numbered from here: endpoint id 5 runs on interface 105. */
-export const IFINDEX_BASE = 100;
+export { IFINDEX_BASE, IMPLICIT_NODE };
 
 /** The simulated interface of a node's external network device (cil_from_netdev runs there). */
 export const NETDEV_IFINDEX = 2;
@@ -87,6 +84,7 @@ export class Datapath {
   readonly compiled: CompiledPolicy;
   readonly engine: EngineKind;
   private readonly open_: (opts: OpenOptions) => EngineObject;
+  private readonly spec: ObjectSpec;
   private readonly loaded = new Map<string, LoadedNode>();
   /** Nodes that ran a packet since the last resetConntrack(). */
   private readonly touched = new Set<string>();
@@ -103,12 +101,14 @@ export class Datapath {
   private constructor(
     compiled: CompiledPolicy,
     engine: EngineKind,
+    spec: ObjectSpec,
     open: (opts: OpenOptions) => EngineObject,
     lb: { mode: 'off' | 'cluster' | 'model'; tableSize: number; models?: Map<string, LbModel> },
   ) {
     this.compiled = compiled;
     this.engine = engine;
     this.open_ = open;
+    this.spec = spec;
     this.lbMode = lb.mode;
     this.tableSize = lb.tableSize;
     for (const n of compiled.nodes) this.nodeAddrs.set(n.name, n.addresses);
@@ -137,7 +137,7 @@ export class Datapath {
     const spec: ObjectSpec = readObject(bytes, file);
     const lb = planServices(compiled, opts, spec);
     const engine = await getEngine(opts.engine);
-    return new Datapath(compiled, opts.engine, (o) => engine.open({ bytes, file, spec }, o), lb);
+    return new Datapath(compiled, opts.engine, spec, (o) => engine.open({ bytes, file, spec }, o), lb);
   }
 
   /** Whether the nodes load balance services. */
@@ -308,51 +308,68 @@ export class Datapath {
     if (errors.length) throw errors[0];
   }
 
+  /** What a node's maps hold: its endpoints on their simulated interfaces, the ipcache with
+   * every node's addresses, its endpoints' policy entries and its services (src/datapath/tables.ts). */
+  tables(node: string): NodeTables {
+    this.nodeAddresses(node);
+    const eps = this.endpointsByNode.get(node) ?? [];
+    const model = this.lbModels.get(node);
+    return nodeTables(this.compiled, node, {
+      endpoints: eps.map((endpoint) => ({ ifindex: this.ifindexOf(endpoint), endpoint })),
+      nodeAddresses: this.nodeAddrs,
+      ...(model ? { services: model } : {}),
+    });
+  }
+
   private load(node: string): LoadedNode {
     if (this.closed) throw new TwinpathError('DATAPATH_ERROR', 'the datapath is closed');
     const have = this.loaded.get(node);
     if (have) return have;
-    const addrs = this.nodeAddresses(node);
-    const obj = this.open_(this.lbGlobals_ ? { globals: this.lbGlobals_ } : {});
+    let obj: EngineObject | undefined;
     try {
+      const tables = this.tables(node);
+      const maxEntries = grownSizes(this.spec, nodeMapSizes(tables), this.tableSize);
+      obj = this.open_({ ...(this.lbGlobals_ ? { globals: this.lbGlobals_ } : {}), ...(Object.keys(maxEntries).length ? { maxEntries } : {}) });
       const maps = new DatapathMaps(obj);
-      this.fill(node, addrs, maps);
-      const model = this.lbModels.get(node);
-      if (model) writeLbMaps(obj, model);
+      fillNode(obj, tables);
       const n = { obj, maps };
       this.loaded.set(node, n);
       return n;
     } catch (e) {
-      obj.close();
+      obj?.close();
       if (isTwinpathError(e)) throw new TwinpathError(e.code, `node "${node}": ${e.detail}`, e.location, { cause: e });
       throw e;
     }
   }
+}
 
-  private fill(node: string, addrs: string[], maps: DatapathMaps): void {
-    const eps = this.endpointsByNode.get(node) ?? [];
-    for (const ep of eps) maps.setEndpoint(this.ifindexOf(ep), ep);
-    const prefixes = new Set<string>();
-    for (const e of this.compiled.ipcache) {
-      maps.setIpcache(e.prefix, e.identity);
-      prefixes.add(e.prefix);
+/** Room a grown map keeps beyond what the node needs at open, so that updateServices can add
+ * services (and Maglev rows) without reopening the node: a quarter more. */
+function withHeadroom(n: number): number {
+  return n + Math.ceil(n / 4);
+}
+
+/** maxEntries for a node's object: every map the tables overflow, grown (with headroom) past
+ * what they need; maps whose declared size suffices keep it. */
+export function grownSizes(spec: ObjectSpec, need: Record<string, number>, maglevTableSize: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of spec.maps) {
+    const n = need[m.name];
+    if (n === undefined || n <= m.maxEntries) continue;
+    if (m.name === LB_MAPS.maglev) {
+      // Whole rows; the headroom gives way before the array outgrows what the VM holds.
+      const rows = Math.ceil(n / maglevTableSize);
+      const roomy = withHeadroom(rows) * maglevTableSize;
+      out[m.name] = roomy * 8 <= VM_MAP_MAX_ARENA ? roomy : Math.max(n, Math.floor(VM_MAP_MAX_ARENA / 8 / maglevTableSize) * maglevTableSize);
+    } else {
+      out[m.name] = withHeadroom(n);
     }
-    // Node addresses: this node is `host`, the others `remote-node`. A compiled prefix for the
-    // same exact address (a policy naming a node's /32) stays: the compiler decided it.
-    for (const [other, list] of this.nodeAddrs) {
-      const identity = other === node ? RESERVED.host : RESERVED['remote-node'];
-      for (const a of list) {
-        const prefix = `${a}/${a.includes(':') ? 128 : 32}`;
-        if (!prefixes.has(prefix)) maps.setIpcache(prefix, identity);
-      }
-    }
-    const ids = new Set(eps.map((ep) => ep.id));
-    for (const e of this.compiled.entries) if (ids.has(e.endpointId)) maps.setPolicy(e);
   }
+  return out;
 }
 
 function nodeOf(ep: EndpointInfo): string {
-  return ep.node === '' ? IMPLICIT_NODE : ep.node;
+  return endpointNode(ep);
 }
 
 /** A node's services. A node the cluster has no Node object for (the implicit node, a node only a
@@ -396,15 +413,18 @@ function planServices(
     for (const node of nodes) models.set(node, want);
     mode = 'model';
   }
-  // The flat Maglev array must hold every group's row; say so now rather than at a node's load.
+  // The Maglev array is sized at each node's open (rows x table size, 8 bytes a slot as arrays
+  // round values up); a size the engine cannot hold is said now rather than at a node's load.
   const maglev = spec.maps.find((m) => m.name === LB_MAPS.maglev);
   if (!maglev) throw new TwinpathError('DATAPATH_ERROR', `the object has no map "${LB_MAPS.maglev}": it does not load balance services`);
   for (const [node, m] of models) {
     const rows = m.services.reduce((mx, x) => Math.max(mx, x.id + 1), 0);
-    if (rows * tableSize > maglev.maxEntries) {
+    const bytes = rows * tableSize * 8;
+    const limit = opts.engine === 'vm' ? VM_MAP_MAX_ARENA : 0xffffffff;
+    if (rows * tableSize > maglev.maxEntries && bytes > limit) {
       throw new TwinpathError(
         'LB_ERROR',
-        `node "${node}": ${rows} service groups x ${tableSize} Maglev slots exceed the datapath's ${maglev.maxEntries} (use a smaller prime maglevTableSize)`,
+        `node "${node}": ${rows} service groups x ${tableSize} Maglev slots need ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${opts.engine === 'vm' ? 'VM holds in one map' : 'largest array map'} (${Math.floor(limit / 2 ** 20)} MiB): use a smaller prime maglevTableSize`,
       );
     }
   }

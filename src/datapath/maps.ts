@@ -471,26 +471,50 @@ export class DatapathMaps {
     this.#metrics = need(MAP_METRICS);
   }
 
+  /** The addresses cilium_lxc holds, by the interface they lead to, and the other way round:
+   * read from the map once, on the first endpoint write, then kept in step with this object's
+   * writes, so a write costs the endpoint's own addresses, not a scan of every node's pod. */
+  #lxcIndex: LxcIndex | undefined;
+
+  private lxcIndex(): LxcIndex {
+    if (this.#lxcIndex) return this.#lxcIndex;
+    const index: LxcIndex = { byIfindex: new Map(), byKey: new Map() };
+    for (const [k, v] of this.#lxc.entries()) indexAddress(index, hex(k), view(v).getUint32(0, true));
+    this.#lxcIndex = index;
+    return index;
+  }
+
   setEndpoint(ifindex: number, ep: EndpointInfo): void {
     // No packet runs on ifindex 0 (and cb[0] = 0 means "use skb->ifindex").
     if (ifindex === 0) throw new TwinpathError('DATAPATH_ERROR', `endpoint ${ep.namespace}/${ep.pod}: interface index 0 names no interface`);
     checkU32('interface index', ifindex);
     const value = encodeEndpoint(ep);
     const keys = ep.ips.map(encodeEndpointKey);
+    const index = this.lxcIndex();
     // Every check is done: now the writes. The endpoint first, so an address never leads to an
     // interface the endpoints map lacks; an address the endpoint no longer has is dropped.
     const ref = u32Key(ifindex);
     this.#endpoints.update(ref, value);
     const mine = new Set(keys.map(hex));
-    for (const [k, v] of this.#lxc.entries()) if (hex(v) === hex(ref) && !mine.has(hex(k))) deleteIfPresent(this.#lxc, k);
-    for (const k of keys) this.#lxc.update(k, ref);
+    for (const k of [...(index.byIfindex.get(ifindex) ?? [])]) {
+      if (mine.has(k)) continue;
+      deleteIfPresent(this.#lxc, unhexKey(k));
+      unindexAddress(index, k);
+    }
+    for (const k of keys) {
+      this.#lxc.update(k, ref);
+      indexAddress(index, hex(k), ifindex);
+    }
   }
 
   deleteEndpoint(ifindex: number): void {
     checkU32('interface index', ifindex);
-    const ref = u32Key(ifindex);
-    for (const [k, v] of this.#lxc.entries()) if (hex(v) === hex(ref)) deleteIfPresent(this.#lxc, k);
-    deleteIfPresent(this.#endpoints, ref);
+    const index = this.lxcIndex();
+    for (const k of [...(index.byIfindex.get(ifindex) ?? [])]) {
+      deleteIfPresent(this.#lxc, unhexKey(k));
+      unindexAddress(index, k);
+    }
+    deleteIfPresent(this.#endpoints, u32Key(ifindex));
   }
 
   /** Endpoint addresses and the interface each leads to (cilium_lxc), sorted by address bytes. */
@@ -592,6 +616,30 @@ export class DatapathMaps {
     }
     return out.sort((a, b) => a.reason - b.reason || (a.direction === b.direction ? 0 : a.direction === 'ingress' ? -1 : 1));
   }
+}
+
+type LxcIndex = { byIfindex: Map<number, Set<string>>; byKey: Map<string, number> };
+
+/** Records that address key `k` leads to `ifindex` (taking it from whichever interface had it). */
+function indexAddress(index: LxcIndex, k: string, ifindex: number): void {
+  unindexAddress(index, k);
+  index.byKey.set(k, ifindex);
+  let set = index.byIfindex.get(ifindex);
+  if (!set) index.byIfindex.set(ifindex, (set = new Set()));
+  set.add(k);
+}
+
+function unindexAddress(index: LxcIndex, k: string): void {
+  const was = index.byKey.get(k);
+  if (was === undefined) return;
+  index.byKey.delete(k);
+  const set = index.byIfindex.get(was);
+  set?.delete(k);
+  if (set?.size === 0) index.byIfindex.delete(was);
+}
+
+function unhexKey(k: string): Uint8Array {
+  return new Uint8Array(Buffer.from(k, 'hex'));
 }
 
 /** Deletes a key; a key that is not there is not an error (the caller wants it gone). Both

@@ -109,6 +109,15 @@ export interface EngineMap {
   entries(): Array<[Uint8Array, Uint8Array]>;
   push?(value: Uint8Array, flags?: number): void;
   pop?(): Uint8Array | undefined;
+  /** Many updates at once (the kernel's BPF_MAP_UPDATE_BATCH, in chunks; one call into the VM
+   * per chunk): keys[i] gets values[i], in order, all with `flags`. Stops at the first refusal and
+   * throws it, the elements before it written (the error's `done` counts them), as the kernel
+   * does. src/engine/bulk.ts falls back to update() where an engine lacks it. */
+  updateBatch?(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags?: number): void;
+  /** ARRAY maps: the values of consecutive indexes first, first + 1, ..., given back to back in
+   * one buffer (a whole number of values). Refused as a whole (E2BIG) when the range passes the
+   * end. */
+  writeArray?(first: number, values: Uint8Array): void;
 }
 
 export interface EngineObject {
@@ -131,6 +140,10 @@ export interface EngineObject {
 export interface OpenOptions {
   /** Values for globals (`const volatile` and others) set before load, by variable name. */
   globals?: Record<string, Uint8Array>;
+  /** max_entries set before load, by map name (libbpf's bpf_map__set_max_entries; the VM sizes
+   * its map the same way). Global data sections and ring buffers (a power-of-two multiple of the
+   * page size) are checked; an unknown map is refused. src/engine/sizes.ts has the rules. */
+  maxEntries?: Record<string, number>;
 }
 
 export interface Engine {

@@ -24,15 +24,18 @@ import { basename } from 'node:path';
 import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
 import {
-  KernelMap, KernelObject, RingBufferReader, TC_TEST_RUN_MAX_PACKET, isKernelError, kernelAvailability, numPossibleCpus,
+  KernelError, KernelMap, KernelObject, RingBufferReader, TC_TEST_RUN_MAX_PACKET, isKernelError, kernelAvailability, numPossibleCpus,
   type KernelProgram,
 } from '../kernel/index.js';
 import {
   SK_BUFF, SK_BUFF_SIZE, TC_CTX_IN, TC_CTX_OUT, XDP_CTX_OUT, XDP_MD, XDP_MD_SIZE, ctxField, readField, writeField,
 } from './ctx_layout.js';
+import { checkedMaxEntries } from './sizes.js';
 import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput } from './engine.js';
 
+const BPF_MAP_TYPE_ARRAY = 2;
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_MAP_TYPE_XSKMAP = 17;
 const BPF_MAP_TYPE_QUEUE = 22;
 const BPF_MAP_TYPE_STACK = 23;
@@ -62,7 +65,10 @@ class KernelEngineObject implements EngineObject {
     this.#obj = obj;
     this.#where = where;
     this.#maps = new Map();
-    for (const m of spec.maps) this.#maps.set(m.name, new KernelEngineMap(m, obj.map(kernelMapName(obj, m))));
+    for (const m of spec.maps) {
+      const name = kernelMapName(obj, m);
+      this.#maps.set(m.name, new KernelEngineMap(m, obj.map(name), obj.mapSpec(name).maxEntries));
+    }
     this.#readers = [];
     try {
       for (const m of this.#maps.values()) {
@@ -147,6 +153,7 @@ function prepare(obj: KernelObject, spec: ObjectSpec, opts: OpenOptions, where: 
     if (v.size !== bytes.length) throw new TwinpathError('USAGE', `global "${name}" is ${v.size} bytes, got ${bytes.length}`, where);
     obj.setGlobal(name, bytes);
   }
+  for (const [name, n] of checkedMaxEntries(spec, opts.maxEntries, where)) obj.setMaxEntries(name, n);
   // libbpf would pin LIBBPF_PIN_BY_NAME maps under /sys/fs/bpf and, worse, reuse a map already
   // pinned there, carrying state from one run into the next. A test-run engine owns fresh maps;
   // pinning belongs to attaching a datapath to real interfaces.
@@ -295,12 +302,14 @@ class KernelEngineMap implements EngineMap {
   readonly maxEntries: number;
   readonly kernel: KernelMap;
 
-  constructor(spec: MapSpec, kernel: KernelMap) {
+  /** `maxEntries`: as loaded (an OpenOptions.maxEntries override, or libbpf's choice for a perf
+   * event array of size 0). */
+  constructor(spec: MapSpec, kernel: KernelMap, maxEntries: number) {
     this.name = spec.name;
     this.type = spec.type;
     this.keySize = spec.keySize;
     this.valueSize = spec.valueSize;
-    this.maxEntries = spec.maxEntries;
+    this.maxEntries = maxEntries;
     this.kernel = kernel;
   }
 
@@ -322,6 +331,43 @@ class KernelEngineMap implements EngineMap {
       return;
     }
     this.kernel.update(this.keyless ? null : key, value, flags);
+  }
+
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags = 0): void {
+    if (this.keyless) {
+      throw new KernelError('a queue or stack has no keys (push its values)', { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' }, { path: `map ${this.name}` });
+    }
+    // Per-CPU values go to CPU 0 with zeros elsewhere (see update); rare enough to go one by one.
+    if (PERCPU_TYPES.has(this.type)) {
+      if (keys.length !== values.length) throw new TwinpathError('USAGE', `updateBatch: ${keys.length} keys but ${values.length} values`);
+      keys.forEach((k, i) => this.update(k, values[i]!, flags));
+      return;
+    }
+    this.kernel.updateBatch(keys, values, flags);
+  }
+
+  writeArray(first: number, values: Uint8Array): void {
+    const where = { path: `map ${this.name}` };
+    if (this.type !== BPF_MAP_TYPE_ARRAY && this.type !== BPF_MAP_TYPE_PERCPU_ARRAY) {
+      throw new KernelError('writeArray writes ARRAY maps only', { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' }, where);
+    }
+    if (values.length % this.valueSize !== 0) {
+      throw new KernelError(`${values.length} bytes are not a whole number of ${this.valueSize}-byte values`, { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' }, where);
+    }
+    const count = values.length / this.valueSize;
+    if (!Number.isInteger(first) || first < 0 || first + count > this.maxEntries) {
+      throw new KernelError(`indexes ${first}..${first + count - 1} of ${this.maxEntries}`, { errno: 7, errnoName: 'E2BIG', op: 'mapUpdateBatch' }, where);
+    }
+    if (PERCPU_TYPES.has(this.type)) {
+      // CPU 0 gets the value, the others zeros (see update).
+      for (let i = 0; i < count; i++) {
+        const k = new Uint8Array(4);
+        new DataView(k.buffer).setUint32(0, first + i, true);
+        this.update(k, values.subarray(i * this.valueSize, (i + 1) * this.valueSize));
+      }
+      return;
+    }
+    this.kernel.writeArray(first, values);
   }
 
   delete(key: Uint8Array): void {

@@ -15,7 +15,8 @@ import { TwinpathError, type ErrorLocation } from '../errors.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object.js';
 import { Vm, VmError, type ExecTrace, type PacketRunResult, type Program, type TraceOptions } from '../vm/vm.js';
 import { sourceLocation } from './source.js';
-import { createVmMap, type VmMap } from '../vm/maps.js';
+import { checkedMaxEntries } from './sizes.js';
+import { createVmMap, VmMapError, type VmMap } from '../vm/maps.js';
 import { ctxField, readField, SK_BUFF, TC_CTX_OUT, XDP_MD, XDP_CTX_OUT, type CtxField } from './ctx_layout.js';
 import { checkLength, checkTcHeaders, popAllAndRestore, skbIn, xdpIn } from './kernel.js';
 import type { Engine, EngineMap, EngineObject, OpenOptions, RunContext, RunEvent, RunInput, RunOutput, RunTrace, TraceRecord } from './engine.js';
@@ -59,8 +60,10 @@ class VmEngineObject implements EngineObject {
     this.#where = file !== undefined ? { file } : spec.file !== undefined ? { file: spec.file } : {};
     this.#vm.seed(DEFAULT_SEED);
     const globals = globalValues(spec, opts, this.#where);
+    const sizes = checkedMaxEntries(spec, opts.maxEntries, this.#where);
     for (const m of spec.maps) {
-      const map = new VmEngineMap(m, this.createMap(m, globals));
+      const sized = sizes.has(m.name) ? { ...m, maxEntries: sizes.get(m.name)! } : m;
+      const map = new VmEngineMap(m, this.createMap(sized, globals));
       this.#maps.set(m.name, map);
       if (m.type === BPF_MAP_TYPE_RINGBUF || m.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) this.#recordMaps.push(map);
     }
@@ -328,6 +331,15 @@ class VmEngineMap implements EngineMap {
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     if (this.keyless) this.vm.push(value, flags);
     else this.vm.update(key, value, flags);
+  }
+
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags = 0): void {
+    if (this.keyless) throw new VmMapError('updateBatch', 22, this.name, 'a queue or stack has no keys (push its values)');
+    this.vm.updateBatch(keys, values, flags);
+  }
+
+  writeArray(first: number, values: Uint8Array): void {
+    this.vm.writeArray(first, values);
   }
 
   delete(key: Uint8Array): void {

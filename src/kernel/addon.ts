@@ -123,6 +123,9 @@ export interface RawAddon {
   mapInfo(fd: number): RawMapInfo;
   mapLookup(fd: number, key: Uint8Array | null, flags?: number): RawValue | null;
   mapUpdate(fd: number, key: Uint8Array | null, value: Uint8Array | Uint8Array[], flags?: number): void;
+  /** `count` keys and values back to back (per-CPU values in the padded per-CPU layout); the
+   * count written. A refusal throws with `done`, the elements written before it. */
+  mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags?: number): number;
   mapDelete(fd: number, key: Uint8Array | null): void;
   mapGetNextKey(fd: number, key: Uint8Array | null): Buffer | null;
   mapLookupAndDelete(fd: number, key: Uint8Array | null): RawValue | null;

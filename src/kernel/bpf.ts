@@ -31,6 +31,17 @@ export const BPF_F_LOCK = 4;
 
 export type UpdateFlag = 'any' | 'noexist' | 'exist' | number;
 
+/** Elements per BPF_MAP_UPDATE_BATCH call: bounds the buffers copied into the kernel at once. */
+export const BATCH_CHUNK = 16384;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function u32le(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
 /** Program types a caller may force before load (bpf_prog_type numbers). */
 export const PROG_TYPES = { socket_filter: 1, sched_cls: 3, sched_act: 4, xdp: 6 } as const;
 
@@ -347,6 +358,88 @@ export class KernelMap {
   update(key: Uint8Array | null, value: Uint8Array | Uint8Array[], flags: UpdateFlag = 'any'): void {
     const f = flags === 'any' ? BPF_ANY : flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : flags;
     this.op((fd) => rawAddon().mapUpdate(fd, key, value, f));
+  }
+
+  /**
+   * Many updates in few system calls (BPF_MAP_UPDATE_BATCH; one update per element, inside the
+   * addon, for map types without batch operations): keys[i] gets values[i], in order, in chunks
+   * of BATCH_CHUNK elements. Per-CPU maps take one value per element, copied to every CPU as
+   * update() does. Stops at the first refusal and throws it; the elements before it stay written
+   * (the error's `done` counts them).
+   */
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags: UpdateFlag = 'any'): void {
+    if (keys.length !== values.length) {
+      throw new TwinpathError('USAGE', `updateBatch: ${keys.length} keys but ${values.length} values`, this.where());
+    }
+    if (keys.length === 0) return;
+    const f = flags === 'any' ? BPF_ANY : flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : flags;
+    const info = this.info();
+    const ncpu = info.percpu ? numPossibleCpus() : 1;
+    const stride = info.percpu ? (info.valueSize + 7) & ~7 : info.valueSize;
+    let done = 0;
+    for (let at = 0; at < keys.length; at += BATCH_CHUNK) {
+      const n = Math.min(BATCH_CHUNK, keys.length - at);
+      const kb = new Uint8Array(n * info.keySize);
+      const vb = new Uint8Array(n * stride * ncpu);
+      for (let i = 0; i < n; i++) {
+        const k = keys[at + i]!;
+        const v = values[at + i]!;
+        if (k.length !== info.keySize || v.length !== info.valueSize) {
+          throw new KernelError(
+            `element ${at + i}: map "${this.name}" has ${info.keySize}-byte keys and ${info.valueSize}-byte values, got ${k.length} and ${v.length}` +
+              (at + i > 0 ? ` (${done} elements written before it)` : ''),
+            { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' },
+            this.where(),
+          );
+        }
+        kb.set(k, i * info.keySize);
+        for (let c = 0; c < ncpu; c++) vb.set(v, (i * ncpu + c) * stride);
+      }
+      try {
+        this.op((fd) => rawAddon().mapUpdateBatch(fd, kb, vb, n, f));
+      } catch (e) {
+        const more = (e as { done?: number }).done;
+        if (e instanceof KernelError && more !== undefined) e.done = done + more;
+        throw e;
+      }
+      done += n;
+    }
+  }
+
+  /** ARRAY maps: the values of indexes first, first + 1, ... (a whole number of values, back to
+   * back), in batches of BATCH_CHUNK with no per-element copies. Per-CPU arrays get each value on
+   * every CPU, as update() does. Stops at the first refusal, as updateBatch does. */
+  writeArray(first: number, values: Uint8Array): void {
+    const info = this.info();
+    if (values.length % info.valueSize !== 0) {
+      throw new KernelError(`${values.length} bytes are not a whole number of ${info.valueSize}-byte values`, { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' }, this.where());
+    }
+    const count = values.length / info.valueSize;
+    if (info.keySize !== 4) {
+      throw new KernelError(`map "${this.name}" has ${info.keySize}-byte keys, not an array's 4`, { errno: 22, errnoName: 'EINVAL', op: 'mapUpdateBatch' }, this.where());
+    }
+    if (info.percpu) {
+      const keys = Array.from({ length: count }, (_, i) => u32le(first + i));
+      const vals = Array.from({ length: count }, (_, i) => values.subarray(i * info.valueSize, (i + 1) * info.valueSize));
+      this.updateBatch(keys, vals);
+      return;
+    }
+    let done = 0;
+    for (let at = 0; at < count; at += BATCH_CHUNK) {
+      const n = Math.min(BATCH_CHUNK, count - at);
+      const keys = new Uint32Array(n);
+      for (let i = 0; i < n; i++) keys[i] = first + at + i;
+      const kb = new Uint8Array(keys.buffer);
+      if (!LITTLE_ENDIAN) for (let i = 0; i < n; i++) new DataView(kb.buffer).setUint32(4 * i, first + at + i, true);
+      try {
+        this.op((fd) => rawAddon().mapUpdateBatch(fd, kb, values.subarray(at * info.valueSize, (at + n) * info.valueSize), n, BPF_ANY));
+      } catch (e) {
+        const more = (e as { done?: number }).done;
+        if (e instanceof KernelError && more !== undefined) e.done = done + more;
+        throw e;
+      }
+      done += n;
+    }
   }
 
   delete(key: Uint8Array): void {

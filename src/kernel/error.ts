@@ -20,6 +20,8 @@ export class KernelError extends TwinpathError implements KernelErrorFields {
   readonly errnoName: string;
   readonly op: string;
   readonly log?: string;
+  /** A batch operation: the elements written before the refusal. */
+  done?: number;
 
   constructor(detail: string, fields: KernelErrorFields, location: ErrorLocation = {}, options?: { cause?: unknown }) {
     super('KERNEL_ERROR', detail, location, options);
@@ -57,7 +59,10 @@ export function asKernelError(e: unknown, where: ErrorLocation = {}): unknown {
   if (isRaw(e)) {
     const fields: KernelErrorFields = { errno: e.errno, errnoName: e.errnoName, op: e.op };
     if (typeof e.log === 'string') fields.log = e.log;
-    return new KernelError(e.message, fields, where, { cause: e });
+    const k = new KernelError(e.message, fields, where, { cause: e });
+    const done = (e as { done?: unknown }).done;
+    if (typeof done === 'number') k.done = done;
+    return k;
   }
   // Already ours (KERNEL_UNAVAILABLE, or a KernelError from an inner call): keep it whole.
   return e;

@@ -1,5 +1,7 @@
-// The load-balancer model as bytes in the maps of bpf/lib/lb.h: pure encoders (lbMapEntries)
-// and the writer that puts them into an opened object of either engine (writeLbMaps). Layouts
+// The load-balancer model as bytes in the maps of bpf/lib/lb.h: pure encoders (lbSmallEntries,
+// maglevRows; lbMapEntries for everything as single entries) and the writers that put them into
+// an opened object of either engine in bulk (writeLbContents for a fresh object, writeLbMaps to
+// replace a model). Layouts
 // are lb.h's structs; numbers are host order (little-endian, as BPF and wasm32 run here) except
 // addresses and ports, which stay in network order as the packet carries them.
 //
@@ -7,6 +9,7 @@
 // their backends when a new model replaces an old one.
 
 import type { EngineObject } from '../engine/engine.js';
+import { updateEntries, writeArrayValues, type BulkMap } from '../engine/bulk.js';
 import { TwinpathError } from '../errors.js';
 import { parseAddr } from './addr.js';
 import { maglevTable } from './maglev.js';
@@ -114,15 +117,20 @@ export function encodeAffinityMatch(backendId: number, serviceId: number): Uint8
   return b;
 }
 
-/** Every entry the model puts in each map (Maglev rows only for services with backends). */
-export function lbMapEntries(model: LbModel): LbEntries {
-  const out: LbEntries = Object.fromEntries(Object.keys(LB_MAP_LAYOUT).map((k) => [k, [] as Entry[]]));
-  const backends = new Map(model.backends.map((b) => [b.id, b]));
-  const services = new Map(model.services.map((s) => [s.id, s]));
-  for (const b of model.backends) {
-    out[b.address.includes(':') ? LB_MAPS.backends6 : LB_MAPS.backends4]!.push([u32(b.id), encodeBackend(b)]);
-  }
+/** The Maglev array's contents for a model: rows 0 .. rows - 1 (a row per service group id, in
+ * id order), `tableSize` backend ids each, row-major; a group without backends has a row of
+ * zeros (no frontend of it ever reads one: its count is 0). */
+export interface MaglevRows {
+  tableSize: number;
+  rows: number;
+  slots: Uint32Array;
+}
+
+export function maglevRows(model: LbModel): MaglevRows {
   const size = model.maglevTableSize;
+  const rows = model.services.reduce((mx, s) => Math.max(mx, s.id + 1), 0);
+  const slots = new Uint32Array(rows * size);
+  const backends = new Map(model.backends.map((b) => [b.id, b]));
   for (const s of model.services) {
     if (s.backendIds.length === 0) continue;
     const keys = s.backendIds.map((id) => {
@@ -132,10 +140,32 @@ export function lbMapEntries(model: LbModel): LbEntries {
     });
     const table = maglevTable(keys, size);
     const base = s.id * size;
-    for (let slot = 0; slot < size; slot++) out[LB_MAPS.maglev]!.push([u32(base + slot), u32(s.backendIds[table[slot]!]!)]);
-    if (s.affinityTimeoutSeconds > 0) {
-      for (const id of s.backendIds) out[LB_MAPS.affinityMatch]!.push([encodeAffinityMatch(id, s.id), new Uint8Array([1])]);
-    }
+    for (let slot = 0; slot < size; slot++) slots[base + slot] = s.backendIds[table[slot]!]!;
+  }
+  return { tableSize: size, rows, slots };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The rows as the array's values, back to back (u32, little-endian as BPF here stores them). */
+export function maglevBytes(m: MaglevRows): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(m.slots.buffer, m.slots.byteOffset, m.slots.byteLength);
+  const out = new Uint8Array(m.slots.length * 4);
+  const dv = new DataView(out.buffer);
+  m.slots.forEach((v, i) => dv.setUint32(4 * i, v, true));
+  return out;
+}
+
+/** The entries of every lb.h map this module writes except the Maglev array (maglevRows). */
+export function lbSmallEntries(model: LbModel): LbEntries {
+  const out: LbEntries = Object.fromEntries(Object.keys(LB_MAP_LAYOUT).filter((k) => k !== LB_MAPS.maglev).map((k) => [k, [] as Entry[]]));
+  const services = new Map(model.services.map((s) => [s.id, s]));
+  for (const b of model.backends) {
+    out[b.address.includes(':') ? LB_MAPS.backends6 : LB_MAPS.backends4]!.push([u32(b.id), encodeBackend(b)]);
+  }
+  for (const s of model.services) {
+    if (s.backendIds.length === 0 || s.affinityTimeoutSeconds <= 0) continue;
+    for (const id of s.backendIds) out[LB_MAPS.affinityMatch]!.push([encodeAffinityMatch(id, s.id), new Uint8Array([1])]);
   }
   for (const f of model.frontends) {
     const s = services.get(f.serviceId);
@@ -151,12 +181,51 @@ export function lbMapEntries(model: LbModel): LbEntries {
   return out;
 }
 
+/** Every entry the model puts in each map, Maglev slots as single entries (only the rows of
+ * groups with backends). Writers use lbSmallEntries and maglevRows, which cost far less. */
+export function lbMapEntries(model: LbModel): LbEntries {
+  const small = lbSmallEntries(model);
+  const m = maglevRows(model);
+  const maglev: Entry[] = [];
+  const withBackends = model.services.filter((s) => s.backendIds.length > 0).map((s) => s.id);
+  for (const row of withBackends) {
+    for (let slot = 0; slot < m.tableSize; slot++) {
+      const i = row * m.tableSize + slot;
+      maglev.push([u32(i), u32(m.slots[i]!)]);
+    }
+  }
+  const out: LbEntries = {};
+  for (const name of Object.keys(LB_MAP_LAYOUT)) out[name] = name === LB_MAPS.maglev ? maglev : small[name]!;
+  return out;
+}
+
 /** Globals to pass when opening an object that includes lb.h, so its table size is the model's. */
 export function lbGlobals(model: Pick<LbModel, 'maglevTableSize'>): Record<string, Uint8Array> {
   return { [LB_TABLE_SIZE_GLOBAL]: u32(model.maglevTableSize) };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Where the lb.h maps are written: an engine object, or anything whose maps can be filled. */
+export interface LbTarget {
+  map(name: string): BulkMap;
+}
+
+/** Maps in write order: a frontend never points at a table or backend not yet written. */
+export const LB_WRITE_ORDER = [
+  LB_MAPS.backends4, LB_MAPS.backends6, LB_MAPS.maglev, LB_MAPS.affinityMatch,
+  LB_MAPS.revNat4, LB_MAPS.revNat6, LB_MAPS.services4, LB_MAPS.services6,
+] as const;
+
+/** Writes a model's contents in LB_WRITE_ORDER, each map in one bulk write (the Maglev rows as
+ * one run of consecutive array values). Nothing is removed: see writeLbMaps. */
+export function writeLbContents(obj: LbTarget, small: LbEntries, maglev: MaglevRows): void {
+  for (const name of LB_WRITE_ORDER) {
+    const m = obj.map(name);
+    if (name === LB_MAPS.maglev) writeArrayValues(m, 0, maglevBytes(maglev), 4);
+    else updateEntries(m, small[name]!);
+  }
+}
 
 /**
  * Writes the model into `obj`'s lb.h maps, replacing an earlier model: every check (map layouts,
@@ -165,7 +234,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
  * frontends, then the removal of what the new model no longer has).
  */
 export function writeLbMaps(obj: EngineObject, model: LbModel): void {
-  const entries = lbMapEntries(model);
+  const small = lbSmallEntries(model);
+  const rows = maglevRows(model);
   for (const [name, layout] of Object.entries(LB_MAP_LAYOUT)) {
     let m;
     try {
@@ -176,15 +246,13 @@ export function writeLbMaps(obj: EngineObject, model: LbModel): void {
     if (m.keySize !== layout.key || m.valueSize !== layout.value) {
       throw new TwinpathError('LB_ERROR', `map "${name}" has key/value sizes ${m.keySize}/${m.valueSize}, lb.h says ${layout.key}/${layout.value}`);
     }
-    const n = entries[name]!.length;
     const limit = m.maxEntries;
     if (name === LB_MAPS.maglev) {
-      const rows = model.services.reduce((mx, s) => Math.max(mx, s.id + 1), 0);
-      if (rows * model.maglevTableSize > limit) {
-        throw new TwinpathError('LB_ERROR', `${rows} service groups x ${model.maglevTableSize} Maglev slots exceed map "${name}" (${limit} entries)`);
+      if (rows.slots.length > limit) {
+        throw new TwinpathError('LB_ERROR', `${rows.rows} service groups x ${model.maglevTableSize} Maglev slots exceed map "${name}" (${limit} entries)`);
       }
-    } else if (n > limit) {
-      throw new TwinpathError('LB_ERROR', `${n} entries exceed map "${name}" (${limit} entries)`);
+    } else if (small[name]!.length > limit) {
+      throw new TwinpathError('LB_ERROR', `${small[name]!.length} entries exceed map "${name}" (${limit} entries)`);
     }
   }
   const size = objectTableSize(obj);
@@ -192,19 +260,12 @@ export function writeLbMaps(obj: EngineObject, model: LbModel): void {
     throw new TwinpathError('LB_ERROR', `the object's Maglev table size is ${size}, the model's ${model.maglevTableSize} (open it with lbGlobals(model))`);
   }
 
-  const order = [
-    LB_MAPS.backends4, LB_MAPS.backends6, LB_MAPS.maglev, LB_MAPS.affinityMatch,
-    LB_MAPS.revNat4, LB_MAPS.revNat6, LB_MAPS.services4, LB_MAPS.services6,
-  ];
-  for (const name of order) {
-    const m = obj.map(name);
-    for (const [k, v] of entries[name]!) m.update(k, v);
-  }
+  writeLbContents(obj, small, rows);
   // Stale entries: frontends first, so nothing left points at what goes next. Maglev rows of
   // groups that are gone stay: no frontend reaches them, and the array cannot shrink anyway.
   for (const name of [LB_MAPS.services4, LB_MAPS.services6, LB_MAPS.revNat4, LB_MAPS.revNat6, LB_MAPS.affinityMatch, LB_MAPS.backends4, LB_MAPS.backends6]) {
     const m = obj.map(name);
-    const keep = new Set(entries[name]!.map(([k]) => hex(k)));
+    const keep = new Set(small[name]!.map(([k]) => hex(k)));
     for (const [k] of m.entries()) if (!keep.has(hex(k))) m.delete(k);
   }
 }

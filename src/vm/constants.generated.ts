@@ -139,3 +139,4 @@ export const VM_EXEC_TAIL_CALL = 9;
 export const VM_EXEC_NO_REG = 255;
 export const VM_EXEC_RECORD_SIZE = 32;
 export const VM_MAX_REGIONS = 64;
+export const VM_MAP_MAX_ARENA = 0x20000000;

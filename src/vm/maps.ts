@@ -90,6 +90,8 @@ export class VmMapError extends TwinpathError {
   readonly errno: number;
   readonly errnoName: string;
   readonly op: string;
+  /** A batch operation: the elements written before the refusal. */
+  done?: number;
 
   constructor(op: string, errno: number, map: string, why?: string) {
     const name = errnoName(errno);
@@ -129,6 +131,8 @@ interface MapExports {
   tp_map_lookup(id: number, key: number, out: number): number;
   tp_map_update(id: number, key: number, value: number, flags: number): number;
   tp_map_delete(id: number, key: number): number;
+  tp_map_update_batch(id: number, keys: number, values: number, count: number, flags: number, done: number): number;
+  tp_map_array_write(id: number, first: number, values: number, count: number): number;
   tp_map_next_key(id: number, key: number, next: number): number;
   tp_map_push(id: number, value: number, flags: number): number;
   tp_map_pop(id: number, out: number): number;
@@ -150,6 +154,15 @@ interface MapExports {
 
 function mapExports(vm: Vm): MapExports {
   return vm.x as unknown as MapExports;
+}
+
+/** Bytes copied into the VM per batch call: large enough that the call overhead vanishes, small
+ * enough that a fill never doubles the VM's memory. */
+const BATCH_BYTES = 1 << 20;
+
+function batchError(e: VmMapError, done: number): VmMapError {
+  e.done = done;
+  return e;
 }
 
 function flagNumber(f: UpdateFlag): number {
@@ -253,6 +266,70 @@ export class VmMap {
     if (key) this.put(this.keyAt, key, this.keySize, 'key', 'update');
     this.put(this.valueAt, value, this.valueSize, 'value', 'update');
     this.check('update', this.#x.tp_map_update(this.id, this.keyAt, this.valueAt, flagNumber(flags)));
+  }
+
+  /** Many updates in one call into the VM per chunk of BATCH_BYTES: keys[i] gets values[i], in
+   * order. Stops at the first refusal and throws it (with `done`, the elements written before
+   * it), as the kernel's BPF_MAP_UPDATE_BATCH does. */
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags: UpdateFlag = 'any'): void {
+    this.live('updateBatch');
+    if (keys.length !== values.length) throw new VmMapError('updateBatch', 22, this.name, `${keys.length} keys but ${values.length} values`);
+    const per = this.keySize + this.valueSize;
+    const chunk = Math.max(1, Math.floor(BATCH_BYTES / per));
+    let done = 0;
+    this.withBuffer(Math.min(keys.length, chunk) * per + 4, (buf) => {
+      for (let at = 0; at < keys.length; at += chunk) {
+        const n = Math.min(chunk, keys.length - at);
+        const vals = buf + n * this.keySize;
+        const mem = this.vm.bytes();
+        for (let i = 0; i < n; i++) {
+          const k = keys[at + i]!;
+          const v = values[at + i]!;
+          if (k.length !== this.keySize || v.length !== this.valueSize) {
+            throw batchError(new VmMapError('updateBatch', 22, this.name,
+              `element ${at + i}: keys are ${this.keySize} and values ${this.valueSize} bytes, got ${k.length} and ${v.length}`), done);
+          }
+          mem.set(k, buf + i * this.keySize);
+          mem.set(v, vals + i * this.valueSize);
+        }
+        const doneAt = vals + n * this.valueSize;
+        const r = this.#x.tp_map_update_batch(this.id, buf, vals, n, flagNumber(flags), doneAt);
+        const wrote = new DataView(this.vm.bytes().buffer).getUint32(doneAt, true);
+        if (r < 0) throw batchError(new VmMapError('updateBatch', -r, this.name, `element ${at + wrote}`), done + wrote);
+        done += n;
+      }
+    });
+  }
+
+  /** ARRAY and PERCPU_ARRAY: `values` (a whole number of values, back to back) become the values
+   * of indexes first, first + 1, ...; all or nothing (E2BIG past the end). */
+  writeArray(first: number, values: Uint8Array): void {
+    this.live('writeArray');
+    if (values.length % this.valueSize !== 0) {
+      throw new VmMapError('writeArray', 22, this.name, `${values.length} bytes are not a whole number of ${this.valueSize}-byte values`);
+    }
+    const count = values.length / this.valueSize;
+    if (!Number.isInteger(first) || first < 0 || first > 0xffffffff || first + count > this.maxEntries) {
+      throw new VmMapError('writeArray', 7, this.name, `indexes ${first}..${first + count - 1} of ${this.maxEntries}`);
+    }
+    const chunk = Math.max(1, Math.floor(BATCH_BYTES / this.valueSize));
+    this.withBuffer(Math.min(count, chunk) * this.valueSize, (buf) => {
+      for (let at = 0; at < count; at += chunk) {
+        const n = Math.min(chunk, count - at);
+        this.vm.bytes().set(values.subarray(at * this.valueSize, (at + n) * this.valueSize), buf);
+        this.check('writeArray', this.#x.tp_map_array_write(this.id, first + at, buf, n));
+      }
+    });
+  }
+
+  private withBuffer(size: number, fn: (buf: number) => void): void {
+    const buf = this.#x.tp_alloc(Math.max(size, 8));
+    if (buf === 0) throw new TwinpathError('VM_OUT_OF_MEMORY', `no room for a ${size}-byte buffer for map ${this.name}`);
+    try {
+      fn(buf);
+    } finally {
+      this.#x.tp_free(buf);
+    }
   }
 
   delete(key: Uint8Array): void {
