@@ -27,7 +27,8 @@ import type { CompiledPolicy } from '../policy/model.js';
 import { ifindexIn, inNetns } from './interfaces.js';
 import { BPFFS, checkNodeName } from './names.js';
 import { listNodeStates, readNodeState, removeNodeState, writeNodeState, NODE_STATE_VERSION, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
-import { desiredTables, lxcTable, nodeAddressMap, unhex, type LocalEndpoint, type Tables } from './tables.js';
+import { nodeAddressMap, nodeMapTables, unhex, type LocalEndpoint } from './tables.js';
+import { nodeMapSizes, type NodeTables } from '../datapath/tables.js';
 import { applyPrefilter, parsePrefilterCidrs, PREFILTER_MAPS, PREFILTER_OBJECT, PROG_XDP_PREFILTER, readPrefilter, readPrefilterCounters, type PrefilterCounters } from './prefilter.js';
 import { checkServicesFit, compileNodeServices, maglevCapacity, planServices, type NodeServices } from './services.js';
 
@@ -197,7 +198,7 @@ export function attachNode(opts: AttachOptions): AttachResult {
     if (others.length > 0) throw new TwinpathError('NODE_ERROR', `interface ${h.ifname} already carries the programs of attachment "${others[0]}": detach it first`);
   }
   const nodeAddrs = nodeAddressMap(opts.compiled, opts.extraNodeAddresses);
-  const tables = desiredTables(opts.compiled, opts.node, local, nodeAddrs);
+  const tables = nodeMapTables(opts.compiled, opts.node, local, nodeAddrs);
   const model = opts.cluster !== undefined && opts.services !== false
     ? compileNodeServices(opts.cluster, opts.node, opts.maglevTableSize !== undefined ? { maglevTableSize: opts.maglevTableSize } : {})
     : undefined;
@@ -213,7 +214,7 @@ export function attachNode(opts: AttachOptions): AttachResult {
   const base = prev !== undefined && prev.netns === netns && prev.pinDir === opts.pinDir ? prev : undefined;
 
   const file = opts.object ?? DATAPATH_OBJECT;
-  const { obj, services } = loadObject(file, model);
+  const { obj, services } = loadObject(file, model, nodeMapSizes(tables));
   let pf: KernelObject | undefined;
   try {
     const programs = new Map<string, KernelProgram>();
@@ -229,7 +230,7 @@ export function attachNode(opts: AttachOptions): AttachResult {
       return p;
     };
     for (const h of hooks) progFor(h.program, h.hook === 'tc-ingress' && h.program === PROG_FROM_NETDEV ? '--netdev' : `interface ${h.ifname}`);
-    writeTables(obj, tables, lxcTable(local));
+    writeTables(obj, tables);
     if (services !== undefined) writeServices(obj, services.model);
     if (xdpIfs.length > 0) {
       pf = loadObject(PREFILTER_OBJECT).obj;
@@ -290,10 +291,15 @@ export function attachNode(opts: AttachOptions): AttachResult {
  * paths), program types set where libbpf cannot tell them from the section. With services, the
  * Maglev table size is set and the Maglev array sized for the model (with room to grow), after
  * checking that the model fits the object's maps. */
-function loadObject(file: string, model?: LbModel): { obj: KernelObject; services?: NodeServices } {
+function loadObject(file: string, model?: LbModel, sizes: Record<string, number> = {}): { obj: KernelObject; services?: NodeServices } {
   const obj = KernelObject.openFile(file);
   try {
-    for (const m of obj.info().maps) if (m.pinPath !== null) obj.setPinPath(m.name, null);
+    for (const m of obj.info().maps) {
+      if (m.pinPath !== null) obj.setPinPath(m.name, null);
+      // A node larger than the object's defaults gets maps its size.
+      const need = sizes[m.name];
+      if (need !== undefined && need > m.maxEntries) obj.setMaxEntries(m.name, need);
+    }
     for (const p of obj.info().programs) {
       if (p.typeName === 'unspec') obj.setProgramType(p.name, p.section.startsWith('xdp') ? 'xdp' : 'sched_cls');
     }
@@ -324,14 +330,14 @@ function writeServices(obj: KernelObject, model: LbModel): void {
   for (const s of planServices({}, undefined, model)) obj.map(s.map).update(unhex(s.key), s.value!);
 }
 
-function writeTables(obj: KernelObject, t: Tables, lxc: Map<string, Uint8Array>): void {
+function writeTables(obj: KernelObject, t: NodeTables): void {
   const put = (map: string, table: Map<string, Uint8Array>): void => {
     const m = obj.map(map);
     for (const [k, v] of table) m.update(unhex(k), v);
   };
   // Endpoints before the addresses that lead to them.
   put('cilium_endpoints', t.endpoints);
-  put(MAP_LXC, lxc);
+  put(MAP_LXC, t.lxc);
   put('cilium_ipcache', t.ipcache);
   put('cilium_policy_v2', t.policy);
 }

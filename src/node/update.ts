@@ -26,7 +26,8 @@ import { LB_MAPS } from '../lb/maps.js';
 import type { LbModel } from '../lb/model.js';
 import { planUpdate, type MapName, type UpdateCounts, type UpdatePlan } from './plan.js';
 import { readNodeState, writeNodeState, type NodeState } from './state.js';
-import { desiredTables, hex, lxcTable, nodeAddressMap, readTable, unhex, type LocalEndpoint, type Table, type Tables } from './tables.js';
+import { hex, nodeAddressMap, nodeMapTables, readTable, unhex, type LocalEndpoint, type Table, type Tables } from './tables.js';
+import type { NodeTables } from '../datapath/tables.js';
 
 /** Time phase 2 is held so a packet between two hops never sees phase 1 and then phase 3. */
 export const DEFAULT_GRACE_MS = 5;
@@ -111,9 +112,15 @@ function localOf(state: NodeState, compiled: CompiledPolicy): LocalEndpoint[] {
   });
 }
 
-/** What the attachment's maps should hold under `compiled`. */
+/** What the attachment's maps should hold under `compiled` (cilium_lxc included). */
+function targetNodeTables(state: NodeState, compiled: CompiledPolicy): NodeTables {
+  return nodeMapTables(compiled, state.node, localOf(state, compiled), nodeAddressMap(compiled, state.extraNodeAddresses));
+}
+
+/** The tables whose order src/node/plan.ts decides, as the attachment's maps should hold them. */
 export function targetTables(state: NodeState, compiled: CompiledPolicy): Tables {
-  return desiredTables(compiled, state.node, localOf(state, compiled), nodeAddressMap(compiled, state.extraNodeAddresses));
+  const t = targetNodeTables(state, compiled);
+  return { endpoints: t.endpoints, ipcache: t.ipcache, policy: t.policy };
 }
 
 /** Sets, then deletes, that take `have` to `want`. */
@@ -143,14 +150,15 @@ export async function updateNodes(names: string[], opts: UpdateOptions = {}): Pr
       const inputs = opts.compiled === undefined ? loadFiles([...clusterFiles, ...policyFiles]) : undefined;
       const compiled = opts.compiled ?? compile(inputs!);
       const cluster = opts.cluster ?? inputs?.cluster;
-      const plan = planUpdate(currentTables(state), targetTables(state, compiled));
+      const target = targetNodeTables(state, compiled);
+      const plan = planUpdate(currentTables(state), { endpoints: target.endpoints, ipcache: target.ipcache, policy: target.policy });
       const w: Work = { state: { ...state, clusterFiles, policyFiles }, plan, maps: {} as Record<MapName, KernelMap>, ct: undefined, halfOpen: 0, lb: new Map(), lxc: [] };
       work.push(w);
       for (const m of Object.keys(MAP_OF) as MapName[]) w.maps[m] = openPinned(state, MAP_OF[m]);
       w.ct = openPinned(state, MAP_CONNTRACK);
       // cilium_lxc follows the endpoints' addresses (written with the services, after phase 4).
       w.lb.set(MAP_LXC, openPinned(state, MAP_LXC));
-      w.lxc = syncSteps(readTable(w.lb.get(MAP_LXC)!), lxcTable(localOf(state, compiled)));
+      w.lxc = syncSteps(readTable(w.lb.get(MAP_LXC)!), target.lxc);
       if (state.services !== undefined && cluster !== undefined) {
         const svc = state.services;
         const next = compileNodeServices(cluster, state.node, { maglevTableSize: svc.maglevTableSize, previous: svc.model });
