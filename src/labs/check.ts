@@ -1,8 +1,9 @@
 // `lab check`: which checker a lab's kind uses, in which engine, and whether this machine has
-// what the lab needs. A lab's kind names its checker (policy: check_policy.ts, xdp:
-// check_xdp.ts); a new kind of lab adds its checker here and its name to LAB_KINDS. Needs that
-// no checker provides yet (l7, lb) are refused with a LAB_NEEDS error naming them, so a lab that
-// arrives before its machinery says so instead of checking something else.
+// what the lab needs. A lab's kind names its checker (policy: check_policy.ts, l7: check_l7.ts,
+// xdp: check_xdp.ts, services: check_services.ts, bench: src/bench/lab_answers.ts); a new kind
+// of lab adds its checker here and its name to LAB_KINDS. Needs that no checker provides are
+// refused with a LAB_NEEDS error naming them, so a lab that arrives before its machinery says so
+// instead of checking something else.
 
 import { kernelAvailability } from '../kernel/addon.js';
 import { TwinpathError } from '../errors.js';
@@ -12,6 +13,8 @@ import type { CheckResult } from './result.js';
 import { checkPolicyLab } from './check_policy.js';
 import { checkXdpLab } from './check_xdp.js';
 import { checkL7Lab } from './check_l7.js';
+import { checkServicesLab } from './check_services.js';
+import { checkScalingLab, QUESTIONS } from '../bench/lab_answers.js';
 
 export interface CheckOptions {
   /** Run in the kernel instead of the VM (xdp labs: in both, compared). */
@@ -24,10 +27,19 @@ const CHECKERS: Record<LabKind, Checker> = {
   policy: (lab, dir, engine) => checkPolicyLab(lab, dir, { engine }),
   xdp: (lab, dir, engine) => checkXdpLab(lab, dir, { engine }),
   l7: (lab, dir, engine) => checkL7Lab(lab, dir, { engine }),
+  services: (lab, dir, engine) => checkServicesLab(lab, dir, { engine }),
+  bench: (lab, dir, engine) => {
+    // A bench lab's tasks are the checker's questions: a task it does not ask is a typo.
+    for (const t of lab.tasks) {
+      if (!QUESTIONS.some((q) => q.id === t.id)) throw new TwinpathError('LAB_BAD_FILE', `task "${t.id}" is not a question of the scaling benchmark (${QUESTIONS.map((q) => q.id).join(', ')})`, t.at);
+    }
+    return checkScalingLab(lab, dir, { engine });
+  },
 };
 
-/** Needs this build's checkers provide; the others make `lab check` refuse with LAB_NEEDS. */
-const PROVIDED: ReadonlySet<LabNeed> = new Set<LabNeed>(['kernel', 'root', 'clang']);
+/** Needs this build's checkers provide (l7: the l7 checker's proxy stage, lb: the services
+ * checker's load balancing); the others make `lab check` refuse with LAB_NEEDS. */
+const PROVIDED: ReadonlySet<LabNeed> = new Set<LabNeed>(['kernel', 'root', 'clang', 'l7', 'lb']);
 
 /** What stops this lab from being checked here in `engine`, if anything. */
 export function missingNeeds(lab: Lab, engine: 'vm' | 'kernel'): string | undefined {

@@ -22,7 +22,7 @@ import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
 import type { Inputs } from '../policy/ast.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
-import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
+import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -46,7 +46,7 @@ interface FlowOutcome {
 
 export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
   const started = Date.now();
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic));
+  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
   const done = (): CheckResult => {
     result.passed = result.tasks.every((t) => t.status === 'pass');
@@ -89,7 +89,7 @@ export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | '
 }
 
 async function replay(lab: Lab, compiled: CompiledPolicy, engine: 'vm' | 'kernel', l7: L7Replay): Promise<{ packets: PacketResult[]; requests: L7Flow[] }> {
-  const capture = `${lab.traffic.slice(0, -'.json'.length)}.pcap`;
+  const capture = capturePath(lab.traffic!);
   const replayer = await Replayer.open({ compiled, engine });
   const packets: PacketResult[] = [];
   const flows: L7Flow[] = [];

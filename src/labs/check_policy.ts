@@ -16,7 +16,7 @@ import { loadFiles } from '../policy/load.js';
 import { compile } from '../policy/compile.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
 import { dropReasonText } from '../flows/build.js';
-import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
+import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
 import type { CheckResult, Failure, Measurements, TaskResult } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -35,7 +35,7 @@ interface Decided {
 
 export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOptions): Promise<CheckResult> {
   const started = Date.now();
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic));
+  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
   const done = (): CheckResult => {
     result.passed = result.tasks.every((t) => t.status === 'pass');
@@ -98,7 +98,7 @@ export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOpt
 }
 
 async function replay(lab: Lab, compiled: CompiledPolicy, engine: 'vm' | 'kernel'): Promise<PacketResult[]> {
-  const capture = `${lab.traffic.slice(0, -'.json'.length)}.pcap`;
+  const capture = capturePath(lab.traffic!);
   const replayer = await Replayer.open({ compiled, engine });
   const out: PacketResult[] = [];
   try {

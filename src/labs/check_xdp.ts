@@ -15,7 +15,7 @@ import { actionName } from '../engine/actions.js';
 import { compareRuns, summarizeDifferences } from '../engine/compare.js';
 import type { EngineObject, RunOutput } from '../engine/engine.js';
 import { readCapture } from '../pcap/reader.js';
-import { labDirName, type Lab } from './lab.js';
+import { capturePath, labDirName, type Lab } from './lab.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { clangInstallAdvice, compileBpf, findClang } from './toolchain.js';
@@ -26,7 +26,7 @@ type Outcome = { action: string; out: RunOutput } | { error: TwinpathError };
 
 export async function checkXdpLab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
   const started = Date.now();
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic));
+  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
   const done = (): CheckResult => {
     result.passed = result.tasks.length > 0 && result.tasks.every((t) => t.status === 'pass');
@@ -81,7 +81,7 @@ export async function checkXdpLab(lab: Lab, dir: string, opts: { engine: 'vm' | 
     }
     const outcomes = new Map<number, Outcome[]>();
     const disagreements: Failure[] = [];
-    for await (const rec of readCapture(`${lab.traffic.slice(0, -'.json'.length)}.pcap`)) {
+    for await (const rec of readCapture(capturePath(lab.traffic!))) {
       const n = rec.index + 1;
       const runs = objects.map(({ engine, obj }) => runOne(engine, obj, prog, rec.data));
       outcomes.set(n, runs);
@@ -107,7 +107,7 @@ export async function checkXdpLab(lab: Lab, dir: string, opts: { engine: 'vm' | 
 
 /** The first packet of the capture on which the VM stops the program, if any. */
 async function firstVmError(obj: EngineObject, prog: ProgramSpec, lab: Lab): Promise<{ packet: number; error: TwinpathError } | undefined> {
-  for await (const rec of readCapture(`${lab.traffic.slice(0, -'.json'.length)}.pcap`)) {
+  for await (const rec of readCapture(capturePath(lab.traffic!))) {
     const o = runOne('vm', obj, prog, rec.data);
     if ('error' in o) return { packet: rec.index + 1, error: o.error };
   }

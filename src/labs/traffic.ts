@@ -11,8 +11,16 @@
 //                  "protocol": "TCP", "port": 80,
 //                  "request": "text", "response": "text",      optional payloads (TCP, UDP)
 //                  "answer": false,                            no packets back (default: answered)
+//                  "replyFrom": "shop/cart-0", "replyPort": 8080,   who answered (below)
 //                  "truncate": 38 } ] }                        cut every frame to this many bytes
 // An endpoint is `namespace/pod` (from `addresses`) or `ip:ADDRESS`.
+//
+// A flow to a service frontend (a ClusterIP) is answered by a backend, not by the frontend:
+// `replyFrom` (and `replyPort`, default `port`) names the pod whose replies the capture holds, as
+// they left that pod, before the datapath's reverse NAT rewrote their source to the frontend. So
+// a replay runs both translations: DNAT on the requests, reverse NAT on the replies. A check
+// whose datapath picks another backend than the recorded one asks for that backend's replies
+// instead (ExpandOptions.replyFrom).
 //
 // What a flow becomes: TCP: SYN, SYN-ACK, ACK, then the request and the response as PSH-ACK
 // segments when given; UDP: the datagram and its response; ICMP (echo): request and reply.
@@ -39,6 +47,10 @@ export interface TrafficFlowSpec {
   request?: string;
   response?: string;
   answer: boolean;
+  /** Who answers, when not `to` (a service's backend): an endpoint as `from` and `to` are. */
+  replyFrom?: string;
+  /** The port the replies come from (default `port`). */
+  replyPort?: number;
   truncate?: number;
 }
 
@@ -64,6 +76,9 @@ export interface TrafficPacket {
 export interface TrafficFlow extends TrafficFlowSpec {
   fromIp: string;
   toIp: string;
+  /** The address and port the replies come from (`toIp` and `port` unless `replyFrom` says otherwise). */
+  replyIp: string;
+  replyPortNumber: number;
   clientPort: number;
   requests: number[];
   replies: number[];
@@ -76,7 +91,7 @@ export interface Traffic {
 }
 
 const SPEC_FIELDS = ['description', 'addresses', 'flows'] as const;
-const FLOW_FIELDS = ['name', 'from', 'to', 'protocol', 'port', 'request', 'response', 'answer', 'truncate'] as const;
+const FLOW_FIELDS = ['name', 'from', 'to', 'protocol', 'port', 'request', 'response', 'answer', 'replyFrom', 'replyPort', 'truncate'] as const;
 
 export function readTrafficSpec(file: string): TrafficSpec {
   return parseTrafficSpec(readLabFile(file));
@@ -118,8 +133,18 @@ export function parseTrafficSpec(root: LabNode): TrafficSpec {
       flow[k] = get(k).string();
     }
     if (!get('truncate').missing) flow.truncate = get('truncate').int(14, 1514);
-    const v6 = [resolve(flow.from, addresses), resolve(flow.to, addresses)].map((a) => a.includes(':'));
-    if (v6[0] !== v6[1]) n.fail('the two ends of a flow must be of the same address family');
+    if (!get('replyFrom').missing) {
+      if (!flow.answer) get('replyFrom').fail('an unanswered flow has no replies');
+      flow.replyFrom = endpoint(get('replyFrom'), addresses);
+    }
+    if (!get('replyPort').missing) {
+      if (protocol.startsWith('ICMP')) get('replyPort').fail('ICMP flows have no port');
+      if (flow.replyFrom === undefined) get('replyPort').fail('replyPort goes with replyFrom');
+      flow.replyPort = get('replyPort').int(1, 65535);
+    }
+    const ends = [flow.from, flow.to, ...(flow.replyFrom === undefined ? [] : [flow.replyFrom])];
+    const v6 = ends.map((e) => resolve(e, addresses).includes(':'));
+    if (v6.some((x) => x !== v6[0])) n.fail('the ends of a flow must be of the same address family');
     if ((protocol === 'ICMPv6') !== v6[0] && protocol.startsWith('ICMP')) get('protocol').fail(`${protocol} does not go with ${v6[0] ? 'IPv6' : 'IPv4'} addresses`);
     flows.push(flow);
   }
@@ -150,14 +175,31 @@ function isIp(s: string): boolean {
 const CLIENT_ISN = 0x1000_0000;
 const SERVER_ISN = 0x2000_0000;
 
+export interface ExpandOptions {
+  /** Per flow name: the address and port its replies come from instead of the spec's (a check
+   * whose datapath chose another backend than the recorded one). */
+  replyFrom?: ReadonlyMap<string, { ip: string; port: number }>;
+}
+
 /** Every packet of the spec, in capture order, and each flow's packet numbers. */
-export function expandTraffic(spec: TrafficSpec): Traffic {
+export function expandTraffic(spec: TrafficSpec, opts: ExpandOptions = {}): Traffic {
   const ports = new SourcePorts();
   const packets: TrafficPacket[] = [];
   const flows: TrafficFlow[] = [];
   let time = TRAFFIC_START_NS;
   for (const s of spec.flows) {
-    const flow: TrafficFlow = { ...s, fromIp: resolve(s.from, spec.addresses), toIp: resolve(s.to, spec.addresses), clientPort: ports.next(), requests: [], replies: [] };
+    const toIp = resolve(s.to, spec.addresses);
+    const other = opts.replyFrom?.get(s.name);
+    const flow: TrafficFlow = {
+      ...s,
+      fromIp: resolve(s.from, spec.addresses),
+      toIp,
+      replyIp: other?.ip ?? (s.replyFrom === undefined ? toIp : resolve(s.replyFrom, spec.addresses)),
+      replyPortNumber: other?.port ?? s.replyPort ?? s.port,
+      clientPort: ports.next(),
+      requests: [],
+      replies: [],
+    };
     const push = (direction: 'request' | 'reply', frame: Uint8Array) => {
       const packet = packets.length + 1;
       const cut = s.truncate !== undefined && s.truncate < frame.length ? frame.slice(0, s.truncate) : frame;
@@ -166,24 +208,25 @@ export function expandTraffic(spec: TrafficSpec): Traffic {
       time += TRAFFIC_STEP_NS;
     };
     const there = { srcMac: CLIENT_MAC, dstMac: SERVER_MAC, src: flow.fromIp, dst: flow.toIp };
-    const back = { srcMac: SERVER_MAC, dstMac: CLIENT_MAC, src: flow.toIp, dst: flow.fromIp };
+    const back = { srcMac: SERVER_MAC, dstMac: CLIENT_MAC, src: flow.replyIp, dst: flow.fromIp };
     const c = flow.clientPort;
+    const r = flow.replyPortNumber;
     switch (s.protocol) {
       case 'TCP': {
         push('request', tcp({ ...there, sport: c, dport: s.port, flags: 'S', seq: CLIENT_ISN }));
         if (!s.answer) break;
-        push('reply', tcp({ ...back, sport: s.port, dport: c, flags: 'SA', seq: SERVER_ISN, ack: CLIENT_ISN + 1 }));
+        push('reply', tcp({ ...back, sport: r, dport: c, flags: 'SA', seq: SERVER_ISN, ack: CLIENT_ISN + 1 }));
         push('request', tcp({ ...there, sport: c, dport: s.port, flags: 'A', seq: CLIENT_ISN + 1, ack: SERVER_ISN + 1 }));
         const req = s.request ?? '';
         if (req !== '') push('request', tcp({ ...there, sport: c, dport: s.port, flags: 'PA', seq: CLIENT_ISN + 1, ack: SERVER_ISN + 1, payload: req }));
         if (s.response !== undefined) {
-          push('reply', tcp({ ...back, sport: s.port, dport: c, flags: 'PA', seq: SERVER_ISN + 1, ack: CLIENT_ISN + 1 + req.length, payload: s.response }));
+          push('reply', tcp({ ...back, sport: r, dport: c, flags: 'PA', seq: SERVER_ISN + 1, ack: CLIENT_ISN + 1 + req.length, payload: s.response }));
         }
         break;
       }
       case 'UDP':
         push('request', udp({ ...there, sport: c, dport: s.port, payload: s.request ?? 'request' }));
-        if (s.answer) push('reply', udp({ ...back, sport: s.port, dport: c, payload: s.response ?? 'response' }));
+        if (s.answer) push('reply', udp({ ...back, sport: r, dport: c, payload: s.response ?? 'response' }));
         break;
       case 'ICMP':
       case 'ICMPv6':

@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { TwinpathError } from '../errors.js';
-import type { Lab } from './lab.js';
+import { capturePath, type Lab } from './lab.js';
 
 export const MARKER = '.twinpath-lab';
 
@@ -89,8 +89,9 @@ export function startLab(lab: Lab, dir: string, force: boolean): string[] {
     copyFileSync(join(lab.dir, 'README.md'), join(target, 'README.md'));
     extra.push('README.md');
   }
-  mkdirSync(join(target, MATERIAL_DIR), { recursive: true });
-  for (const src of labMaterial(lab)) {
+  const material = labMaterial(lab);
+  if (material.length > 0) mkdirSync(join(target, MATERIAL_DIR), { recursive: true });
+  for (const src of material) {
     const name = basename(src);
     copyFileSync(src, join(target, MATERIAL_DIR, name));
     extra.push(`${MATERIAL_DIR}/${name}`);
@@ -102,10 +103,9 @@ export function startLab(lab: Lab, dir: string, force: boolean): string[] {
 /** Where `lab start` puts copies of the lab's cluster and traffic. */
 export const MATERIAL_DIR = 'lab';
 
-/** The lab's cluster, traffic spec and capture. */
+/** The lab's cluster, traffic spec and capture (none for a bench lab). */
 export function labMaterial(lab: Lab): string[] {
-  const capture = `${lab.traffic.slice(0, -'.json'.length)}.pcap`;
-  return [...(lab.cluster ? [lab.cluster] : []), lab.traffic, capture];
+  return [...(lab.cluster ? [lab.cluster] : []), ...(lab.traffic ? [lab.traffic, capturePath(lab.traffic)] : [])];
 }
 
 /** Copies the solution's files over the working directory's. */

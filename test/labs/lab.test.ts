@@ -1,7 +1,7 @@
 // lab.yaml: every committed lab loads; bad definitions are LAB_BAD_FILE errors with the file,
 // line, column and path of the offending node; a lab is found by number, slug or directory.
 
-import { cpSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { findLab, labDirs, listLabs } from '../../src/labs/catalog.js';
@@ -9,17 +9,20 @@ import { loadLab } from '../../src/labs/lab.js';
 import { TwinpathError } from '../../src/errors.js';
 import { LABS, scratch } from './helpers.js';
 
-/** A copy of lab 1 under a scratch labs/ directory, with lab.yaml replaced by `text`. */
+/** A copy of lab 1 (or of the lab `name`, when it exists) under a scratch labs/ directory, with
+ * lab.yaml replaced by `text`. */
 function variant(text: string, name = '01-star-wars'): string {
   const root = join(scratch(), 'labs');
   mkdirSync(root);
   const dir = join(root, name);
-  cpSync(join(LABS, '01-star-wars'), dir, { recursive: true });
+  cpSync(join(LABS, existsSync(join(LABS, name)) ? name : '01-star-wars'), dir, { recursive: true });
   writeFileSync(join(dir, 'lab.yaml'), text);
   return dir;
 }
 
 const LAB1 = readFileSync(join(LABS, '01-star-wars', 'lab.yaml'), 'utf8');
+const LAB8 = readFileSync(join(LABS, '08-service-load-balancing', 'lab.yaml'), 'utf8');
+const LAB9 = readFileSync(join(LABS, '09-iptables-vs-maps', 'lab.yaml'), 'utf8');
 
 function refusal(fn: () => unknown): TwinpathError {
   try {
@@ -34,7 +37,7 @@ function refusal(fn: () => unknown): TwinpathError {
 describe('the committed labs', () => {
   test('all load, in number order, with their tasks and hints', () => {
     const labs = listLabs();
-    expect(labs.map((l) => l.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 10]);
+    expect(labs.map((l) => l.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (const l of labs) {
       expect(l.tasks.length).toBeGreaterThan(0);
       for (const t of l.tasks) expect(t.hints.length).toBeGreaterThanOrEqual(2);
@@ -47,6 +50,8 @@ describe('the committed labs', () => {
     expect(findLab('01').slug).toBe('star-wars');
     expect(findLab('deny-precedence').number).toBe(6);
     expect(findLab('10-xdp-drop-port').kind).toBe('xdp');
+    expect(findLab('8').kind).toBe('services');
+    expect(findLab('iptables-vs-maps').kind).toBe('bench');
     const e = refusal(() => findLab('11'));
     expect(e.code).toBe('LAB_NOT_FOUND');
     expect(e.detail).toContain('01-star-wars');
@@ -124,5 +129,48 @@ describe('bad lab.yaml', () => {
     mkdirSync(work);
     writeFileSync(join(work, '.twinpath-lab'), '{"lab": "01-star-wars"}');
     await expect(checkLab(lab, work)).rejects.toMatchObject({ code: 'LAB_BAD_FILE', location: { path: 'tasks[0].mustStayBlocked[0]', line: 22 } });
+  });
+});
+
+describe('services and bench labs', () => {
+  const lab8 = (text: string) => loadLab(variant(text, '08-service-load-balancing'));
+  const lab9 = (text: string) => loadLab(variant(text, '09-iptables-vs-maps'));
+
+  test('lab 8 reads its backend expectations and its backends check', () => {
+    const lab = lab8(LAB8);
+    expect(lab.kind).toBe('services');
+    expect(lab.tasks[0]!.expect[0]).toMatchObject({ select: { to: 'ip:10.96.0.40' }, verdict: 'FORWARDED', dnat: true, revNat: true });
+    expect(lab.tasks[0]!.expect[1]).toMatchObject({ select: { flow: 'checkout-to-cart-01' }, backend: 'shop/cart-0' });
+    expect(lab.tasks[0]!.expect[1]!.verdict).toBeUndefined();
+    expect(lab.tasks[1]!.backends).toMatchObject({ notTo: ['shop/cart-1'], moved: 3, kept: 9 });
+  });
+
+  test('service fields elsewhere, a backend that is no pod name, an expectation that expects nothing', () => {
+    expect(refusal(() => loadLab(variant(LAB1.replace('        verdict: DROPPED\n', '        verdict: DROPPED\n        dnat: true\n')))).detail).toContain('services labs');
+    expect(refusal(() => loadLab(variant(LAB1.replace('    noUnexpectedDrops: true\n', '    backends: { notTo: [default/xwing] }\n')))).detail).toContain('services labs');
+    expect(refusal(() => lab8(LAB8.replace('backend: shop/cart-0', 'backend: cart-0'))).location.path).toBe('tasks[0].expect[1].backend');
+    expect(refusal(() => lab8(LAB8.replace('        backend: shop/cart-0', '        port: 80'))).detail).toContain('expect something of the flow');
+    expect(refusal(() => lab8(LAB8.replace('verdict: FORWARDED', 'verdict: DROPPED'))).detail).toContain('reaches no backend');
+    expect(refusal(() => lab8(LAB8.replace('      moved: 3\n', '      moved: many\n'))).location.path).toBe('tasks[1].backends.moved');
+  });
+
+  test('lab 9 has no traffic, an answers file in start/ and solution/, and tasks that are questions', () => {
+    const lab = lab9(LAB9);
+    expect(lab).toMatchObject({ kind: 'bench', answers: 'answers.yaml' });
+    expect(lab.traffic).toBeUndefined();
+    expect(lab.tasks.map((t) => t.id)).toEqual(['which-grows', 'read-the-slope', 'average-case', 'ratio-at-10000']);
+    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: nowhere.yaml'))).detail).toContain('start/nowhere.yaml does not exist');
+    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: answers.yaml\ntraffic: traffic.json'))).location.path).toBe('traffic');
+    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml\n', ''))).location.path).toBe('answers');
+    expect(refusal(() => lab9(LAB9.replace('    hints:\n      - Follow', '    noUnexpectedDrops: true\n    hints:\n      - Follow'))).detail).toContain('not for bench labs');
+    expect(refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nanswers: answers.yaml')))).detail).toContain('bench labs');
+  });
+
+  test('a bench task that is not a question of the benchmark is refused when checked', async () => {
+    const { checkLab } = await import('../../src/labs/check.js');
+    const lab = lab9(LAB9.replace('id: average-case', 'id: average-cost'));
+    const work = join(scratch(), 'w');
+    mkdirSync(work);
+    await expect(checkLab(lab, work)).rejects.toMatchObject({ code: 'LAB_BAD_FILE', location: { path: 'tasks[2]' } });
   });
 });

@@ -54,6 +54,16 @@ const START_FAILS: Record<string, FirstFailure> = {
     expected: "every endpoint's policy map holds at most 16,384 entries per direction",
     got: /^shop\/orders-api-\S+ ingress needs 16,804 entries \(565 identities\)$/,
   },
+  '08-service-load-balancing': {
+    task: 'drain-cart-1',
+    expected: 'no connection reaches shop/cart-1',
+    got: /^flow checkout-to-cart-05 \(shop\/checkout-7d9f8b6c5-x2vql -> ip:10\.96\.0\.40 TCP\/80\) reached shop\/cart-1 \(packet #21\)$/,
+  },
+  '09-iptables-vs-maps': {
+    task: 'which-grows',
+    expected: 'grows: the path whose cost per packet grows with the number of services (iptables, maps)',
+    got: /^grows is not answered yet$/,
+  },
   '10-xdp-drop-port': {
     task: 'survive-short-packets',
     expected: 'every packet of flow runt (ip:10.0.2.20 -> ip:10.0.2.15 UDP/9999) gets XDP_PASS',
@@ -64,7 +74,7 @@ const START_FAILS: Record<string, FirstFailure> = {
 
 const labs = listLabs();
 
-test('every lab is covered here, and labs 1, 2, 3, 4, 6, 7 and 10 exist', () => {
+test('every lab is covered here, and labs 1 to 10 exist', () => {
   const names = labs.map((l) => `${String(l.number).padStart(2, '0')}-${l.slug}`);
   expect(names).toEqual(expect.arrayContaining(Object.keys(START_FAILS)));
   for (const n of names) expect(START_FAILS[n], `${n} needs an expected first failure in this test`).toBeDefined();
