@@ -5,15 +5,16 @@
 // only the connections that were on cart-1 move and every other one keeps its pod (Maglev).
 // Wrong answers fail where they should: a pod drained too many, a Service left without backends.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findLab } from '../../src/labs/catalog.js';
+import type { Expectation, Lab } from '../../src/labs/lab.js';
 import { checkLab } from '../../src/labs/check.js';
 import { firstFailure } from '../../src/labs/result.js';
 import { readTrafficSpec } from '../../src/labs/traffic.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { cli, LABS, started } from './helpers.js';
+import { cli, LABS, scratch, started } from './helpers.js';
 
 const DIR = join(LABS, '08-service-load-balancing');
 const SLICE = 'cart-endpointslice.yaml';
@@ -101,6 +102,50 @@ function checkSuite(kernel: boolean): void {
     expect(f.got).toMatch(/^packet #1 was DROPPED \(Service backend not found at shop\/checkout-\S+ egress\)$/);
   });
 }
+
+/** Lab 8 with one task expecting `e` of flow `flow`. */
+function expecting(flow: string, e: Partial<Expectation>): Lab {
+  const lab = findLab('8');
+  return { ...lab, tasks: [{ ...lab.tasks[0]!, expect: [{ select: { flow, at: {} }, at: {}, ...e }] }] };
+}
+
+describe('lab 8 per-flow expectations', () => {
+  it('moved: flow 05 was on cart-1, moves when it is drained, and keeps it otherwise', async () => {
+    const solved = await withSlice((y) => y);
+    const start = await started(8);
+    expect((await checkLab(expecting('checkout-to-cart-05', { moved: true }), solved)).passed).toBe(true);
+    expect((await checkLab(expecting('checkout-to-cart-01', { moved: false, backend: 'shop/cart-0' }), solved)).passed).toBe(true);
+    const f = firstFailure(await checkLab(expecting('checkout-to-cart-05', { moved: true }), start))!.failure!;
+    expect(f.expected).toBe('flow checkout-to-cart-05 (shop/checkout-7d9f8b6c5-x2vql -> ip:10.96.0.40 TCP/80) moves from shop/cart-1, its recorded backend');
+    expect(f.got).toBe('packet #21 was translated to shop/cart-1 (10.0.1.32:8080), its recorded backend');
+  });
+
+  it('dnat and revNat false fail on the translated packets, naming both addresses', async () => {
+    const dir = await started(8);
+    const d = firstFailure(await checkLab(expecting('checkout-to-cart-01', { dnat: false }), dir))!.failure!;
+    expect(d.got).toBe('packet #1 left addressed to 10.0.1.31:8080, translated from 10.96.0.40:80');
+    const r = firstFailure(await checkLab(expecting('checkout-to-cart-01', { revNat: false }), dir))!.failure!;
+    expect(r.got).toBe('packet #2 was rewritten from 10.0.1.31:8080 to 10.96.0.40:80');
+  });
+
+  it('a moved flow is judged on the replies of its new backend: translated back too', async () => {
+    const dir = await withSlice((y) => y);
+    expect((await checkLab(expecting('checkout-to-cart-05', { verdict: 'FORWARDED', backend: 'shop/cart-0', dnat: true, revNat: true }), dir)).passed).toBe(true);
+  });
+
+  it('moved on a flow without a recorded backend is a mistake in lab.yaml', async () => {
+    // A copy of the lab whose spec no longer says who answered flow 01.
+    const copy = join(scratch(), '08-service-load-balancing');
+    cpSync(DIR, copy, { recursive: true });
+    const spec = JSON.parse(readFileSync(join(copy, 'traffic.json'), 'utf8'));
+    delete spec.flows[0].replyFrom;
+    delete spec.flows[0].replyPort;
+    writeFileSync(join(copy, 'traffic.json'), JSON.stringify(spec));
+    const lab = { ...expecting('checkout-to-cart-01', { moved: false }), ...{ dir: copy, traffic: join(copy, 'traffic.json') } };
+    lab.tasks[0]!.expect[0]!.at = { file: join(copy, 'lab.yaml'), path: 'tasks[0].expect[0]' };
+    await expect(checkLab(lab, await started(8))).rejects.toMatchObject({ code: 'LAB_BAD_FILE', detail: expect.stringContaining('flow checkout-to-cart-01 has no recorded backend'), location: { path: 'tasks[0].expect[0]' } });
+  });
+});
 
 describe('lab 8 check in the VM', () => checkSuite(false));
 describeKernel('lab 8 check in the kernel', () => checkSuite(true));
