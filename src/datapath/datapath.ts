@@ -7,9 +7,11 @@
 // something runs on it, so a probe between two pods costs two objects however large the cluster
 // is.
 //
-// This module owns which node an endpoint lives on, which simulated interface it has, and
-// what goes into each node's maps. What a packet's journey through the nodes looks like is
-// the caller's business (src/datapath/probe.ts, replay).
+// This module owns which node an endpoint lives on, which simulated interface it has, and how
+// each node's object is sized and opened; what goes into its maps is src/datapath/tables.ts's
+// (nodeTables, written by fillNode in bulk), the same definition node attach uses. What a
+// packet's journey through the nodes looks like is the caller's business (src/datapath/probe.ts,
+// replay).
 
 import { readFileSync } from 'node:fs';
 import { TwinpathError, isTwinpathError } from '../errors.js';

@@ -2,7 +2,9 @@
 // object is, the names of its programs, and DatapathMaps, which writes endpoints (by interface and
 // by address), ipcache and policy entries into either engine's maps and reads conntrack (flow
 // entries and the service entries that keep a flow's backend) and counters back, decoded. The
-// service maps themselves (bpf/lib/lb.h) are src/lb's.
+// service maps themselves (bpf/lib/lb.h) are src/lb's. Whole nodes are filled by tables.ts;
+// DatapathMaps changes single entries (an endpoint write costs its own addresses: the address map
+// is indexed by interface once, on the first endpoint write, then kept in step).
 //
 // The byte layouts mirror the structs in bpf/lib/*.h. They are written down once more here
 // (LAYOUTS) and test/datapath/maps.test.ts checks every offset and size against the object's BTF,

@@ -11,6 +11,8 @@ export type * from './engine.js';
 export { kernelEngine } from './kernel.js';
 export { compareRuns, describeDifference, summarizeDifferences, type CompareOptions, type Difference, type MapLike } from './compare.js';
 export { actionName, hookRetval } from './actions.js';
+export { updateMany, updateEntries, writeArrayValues, type BulkMap } from './bulk.js';
+export { checkedMaxEntries } from './sizes.js';
 
 // In a variable so that TypeScript does not require the module to exist at build time.
 const VM_MODULE = './vm.js';

@@ -6,7 +6,8 @@ export { compileServices, groupKey, type CompileOptions } from './compile.js';
 export { maglevTable, checkTableSize, isPrime, permutation, fnv1a64, mix64, MAX_MAGLEV_TABLE_SIZE } from './maglev.js';
 export { flowHash, flowHashWords, maglevSlot, FLOW_HASH_SEED, type FlowTuple } from './flowhash.js';
 export {
-  writeLbMaps, lbMapEntries, lbGlobals, LB_MAPS, LB_MAP_LAYOUT, LB_TABLE_SIZE_GLOBAL,
+  writeLbMaps, writeLbContents, lbMapEntries, lbSmallEntries, maglevRows, maglevBytes, lbGlobals, LB_MAPS, LB_MAP_LAYOUT,
+  LB_TABLE_SIZE_GLOBAL, LB_WRITE_ORDER, type MaglevRows, type LbTarget,
   encodeServiceKey, encodeService, encodeBackend, encodeRevNat, encodeAffinityMatch,
 } from './maps.js';
 export { canonicalAddr, parseAddr, formatAddr, endpointKey } from './addr.js';
