@@ -7,7 +7,7 @@
 // re-evaluates policy on its own.
 
 import type { Datapath } from '../datapath/datapath.js';
-import { DROP_REASONS, type FlowEvent } from '../datapath/flow.js';
+import { DROP_REASONS } from '../datapath/flow.js';
 import { encodePolicyKey, LAYOUTS, MAP_POLICY, parsePrefix, PROG_FROM_ENDPOINT, type ConntrackEntry } from '../datapath/maps.js';
 import type { Inputs } from '../policy/ast.js';
 import { collectRules } from '../policy/compile_rules.js';
@@ -28,11 +28,13 @@ import type {
   SourceLine,
 } from './model.js';
 import type { StepRun } from './scenario.js';
+import type { PacketFacts } from '../datapath/replay_packet.js';
 
 /** Reads a policy file's text for printing rules; undefined when it cannot be read. */
 export type SourceReader = (file: string) => string | undefined;
 
 const NS = 1_000_000_000n;
+const WORLD = 2;
 const TCP = 6;
 const ICMP = 1;
 const ICMPV6 = 58;
@@ -69,15 +71,24 @@ export function decisionOf(runs: StepRun[]): Decision {
 
 const TCP_FLAG_NAMES: Array<[number, string]> = [[0x02, 'SYN'], [0x10, 'ACK'], [0x01, 'FIN'], [0x04, 'RST'], [0x08, 'PSH'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
-export function flowOf(given: string, e: FlowEvent, replayedBefore?: number): FlowView {
-  const f: FlowView = { given, family: e.family === 6 ? 6 : 4, src: e.src, dst: e.dst, protocol: protoName(e.protocol), srcPort: e.srcPort, dstPort: e.dstPort };
-  if (e.protocol === TCP) f.tcpFlags = TCP_FLAG_NAMES.filter(([bit]) => e.tcpFlags & bit).map(([, n]) => n).join(',') || 'none';
-  if (e.protocol === ICMP || e.protocol === ICMPV6) {
-    f.icmpType = e.icmpType;
-    f.icmpCode = e.icmpCode;
+/** The explained packet as it was sent (before any service translation). */
+export function flowOf(given: string, f: PacketFacts, replayedBefore?: number): FlowView {
+  const v: FlowView = { given, family: f.family, src: f.src, dst: f.dst, protocol: protoName(f.protocol), srcPort: f.srcPort, dstPort: f.dstPort };
+  if (f.protocol === TCP) v.tcpFlags = TCP_FLAG_NAMES.filter(([bit]) => f.tcpFlags & bit).map(([, n]) => n).join(',') || 'none';
+  if (f.protocol === ICMP || f.protocol === ICMPV6) {
+    v.icmpType = Math.max(f.icmpType, 0);
+    v.icmpCode = Math.max(f.icmpCode, 0);
   }
-  if (replayedBefore !== undefined) f.replayedBefore = replayedBefore;
-  return f;
+  if (replayedBefore !== undefined) v.replayedBefore = replayedBefore;
+  return v;
+}
+
+/** An address no program ran for: a pod's endpoint, or the identity the node's ipcache gives it
+ * (world without an entry). */
+export function sideFromIpcache(dp: Datapath, address: string, node: string): SideView {
+  const ep = dp.compiled.endpoints.find((e) => e.ips.some((ip) => sameAddress(ip, address)));
+  const hit = ep ? undefined : longestPrefix(dp.maps(node).ipcacheEntries(), address);
+  return sideOf(dp, address, ep ? ep.identity : hit ? hit.identity : WORLD, node);
 }
 
 /** One side of the flow: a pod (its endpoint) or an address (the ipcache entry that holds it). */

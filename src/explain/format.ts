@@ -3,7 +3,7 @@
 // the default-deny cause, the verified change that flips the verdict). Stable line for line,
 // so it serves as a golden file.
 
-import type { ConntrackView, Explanation, L7View, PolicyLookupView, ProgramView, RuleView, SideView } from './model.js';
+import type { ConntrackView, Explanation, L7View, LoadBalancingView, PolicyLookupView, ProgramView, ReplayView, RuleView, SideView } from './model.js';
 import { protoName } from './analyze.js';
 import { formatTrace } from './trace.js';
 
@@ -93,28 +93,94 @@ function l7Lines(l: L7View): string[] {
   return out;
 }
 
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Where the packet sits in the replay, and what the replay did with the packets before it. */
+function replayLines(r: ReplayView): string[] {
+  const b = r.before;
+  const total = b.forwarded + b.dropped + b.consequence + b.duplicate + b.unhandled + b.skipped;
+  const notRun = [
+    b.consequence ? `${plural(b.consequence, 'consequence')} of a drop` : '',
+    b.duplicate ? plural(b.duplicate, 'duplicate') : '',
+    b.unhandled ? `${b.unhandled} that no endpoint program sees` : '',
+    b.skipped ? `${b.skipped} not IP` : '',
+  ].filter(Boolean);
+  const ran = b.forwarded + b.dropped;
+  return [
+    `  packet #${r.packet} as \`twinpath replay\` numbers it; the replay of the ${plural(total, 'packet')} before it ran ${ran} through the programs${notRun.length ? ` (not run: ${notRun.join(', ')})` : ''}`,
+  ];
+}
+
+/** Why a packet was not run, and which packet's runs decided it. */
+function notRunLines(r: ReplayView): string[] {
+  if (r.outcome === 'consequence') {
+    return [
+      `  not run: an answer to packet #${r.relatedPacket}, which the datapath dropped; it is in the capture only because #${r.relatedPacket} got through when it was recorded (the replay shows it as a consequence of #${r.relatedPacket})`,
+    ];
+  }
+  if (r.outcome === 'duplicate') {
+    const via = r.decidedBy !== r.relatedPacket ? ` (itself decided by packet #${r.decidedBy})` : '';
+    return [`  not run: the same packet as #${r.relatedPacket}${via}, captured again moments later (on another interface); the replay runs it once`];
+  }
+  return [];
+}
+
+function hp(a: string, p: number): string {
+  return hostPort(a, p);
+}
+
+function loadBalancingLines(lb: LoadBalancingView): string[] {
+  const out = [`Load balancing: ${lb.note}`];
+  const f = lb.frontend;
+  if (f) {
+    out.push(`  frontend  ${f.type} ${hp(f.address, f.port)} ${f.protocol}: service ${f.service}${f.portName ? `, port ${f.portName}` : ''}; rev-NAT index ${f.revNatIndex}; backend group ${f.serviceGroup} (${f.scope}, ${plural(f.backends, 'backend')})${f.affinityTimeoutSeconds ? `; ClientIP affinity ${f.affinityTimeoutSeconds} s` : ''}`);
+  }
+  const b = lb.backend;
+  if (b) out.push(`  backend   ${b.id}: ${hp(b.address, b.port)}${b.pod ? ` (${b.pod}${b.node ? ` on ${b.node}` : ''})` : ''}`);
+  if (lb.selection) out.push(`  chosen by ${lb.selection.detail}`);
+  if (lb.reverse) out.push(`  reverse   ${lb.reverse.from} -> ${lb.reverse.to} (rev-NAT index ${lb.reverse.revNatIndex}) by ${lb.reverse.program} on ${lb.reverse.node}`);
+  if (lb.policyTarget) out.push(`  ${lb.policyTarget}`);
+  if (lb.noBackend) {
+    out.push(`  no backend: ${lb.noBackend.reason}`);
+    for (const e of lb.noBackend.endpoints) {
+      const cond = `ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`;
+      out.push(`    ${e.address}${e.pod ? ` (${e.pod}${e.node ? ` on ${e.node}` : ''})` : e.node ? ` (on ${e.node})` : ''}: ${cond}: ${e.why}`);
+      out.push(`      EndpointSlice ${e.slice}, ${e.file}:${e.line} ${e.path}`);
+    }
+  }
+  return out;
+}
+
 export function formatExplanation(x: Explanation): string {
   const f = x.flow;
   const out: string[] = [];
   const extra = [f.tcpFlags !== undefined ? `flags ${f.tcpFlags}` : '', f.icmpType !== undefined ? `ICMP type ${f.icmpType} code ${f.icmpCode}` : ''].filter(Boolean).join(', ');
   out.push(`Flow: ${f.given} (engine ${x.engine})`);
   out.push(`  ${hostPort(f.src, f.srcPort)} -> ${hostPort(f.dst, f.dstPort)} ${f.protocol}${extra ? ` (${extra})` : ''}`);
-  if (f.replayedBefore !== undefined) out.push(`  after replaying the ${f.replayedBefore} packet${f.replayedBefore === 1 ? '' : 's'} before it that an endpoint program sees`);
+  if (x.replay) out.push(...replayLines(x.replay));
+  else if (f.replayedBefore !== undefined) out.push(`  after replaying the ${f.replayedBefore} packet${f.replayedBefore === 1 ? '' : 's'} before it that an endpoint program sees`);
 
   const d = x.decision;
   out.push('', `Decision: ${d.verdict}`);
-  out.push(`  by ${d.program} on ${d.node}: ${d.where}`);
+  const r = x.replay;
+  if (r && r.decidedBy !== undefined) out.push(...notRunLines(r));
+  if (d.verdict === 'UNHANDLED') out.push(`  ${d.where}`);
+  else out.push(`  ${r?.decidedBy !== undefined ? `packet #${r.decidedBy} ` : ''}by ${d.program} on ${d.node}: ${d.where}`);
   if (d.dropReason !== undefined) out.push(`  drop reason ${d.dropReason}: ${d.dropReasonName}`);
 
   out.push('', 'Identities:', ...side('source', x.source), ...side('destination', x.destination));
 
-  out.push('', 'Programs:');
+  out.push('', r?.decidedBy !== undefined ? `Programs (of packet #${r.decidedBy}; this packet was not run):` : 'Programs:');
+  if (x.programs.length === 0) out.push('  none');
   x.programs.forEach((p, i) => out.push(...program(p, i)));
 
-  out.push('', `Load balancing: ${x.loadBalancing.note}`);
+  out.push('', ...loadBalancingLines(x.loadBalancing));
 
   out.push('', 'Rule:');
   if (x.rule) out.push(...ruleLines(x.rule, '  '));
+  else if (d.verdict === 'UNHANDLED') out.push('  none: no endpoint program ran, so no policy applies');
   else if (x.defaultDeny) out.push('  none: no rule allows this flow');
   else out.push('  none: no policy isolates the endpoints on the path (the compiler\'s implicit allow, rule 0)');
 
@@ -126,7 +192,7 @@ export function formatExplanation(x: Explanation): string {
 
   if (x.l7) out.push('', ...l7Lines(x.l7));
 
-  out.push('', `To make it ${d.verdict === 'FORWARDED' ? 'DROPPED' : 'FORWARDED'}:`);
+  out.push('', d.verdict === 'UNHANDLED' ? 'To change it:' : `To make it ${d.verdict === 'FORWARDED' ? 'DROPPED' : 'FORWARDED'}:`);
   if (x.suggestions.length === 0) out.push(`  ${x.noSuggestion ?? 'no suggestion'}`);
   x.suggestions.forEach((s, i) => {
     if (i > 0) out.push('  or');

@@ -22,6 +22,8 @@ export interface Explanation {
   noSuggestion?: string;
   /** With --trace: the instructions each program run of `programs` executed, in the same order. */
   trace?: ProgramTraceView[];
+  /** A packet of a capture: what the replay made of it and of the packets before it. */
+  replay?: ReplayView;
   /** When the allowing entry redirects the flow to the L7 proxy: the HTTP rules that apply and,
    * with a request, how each holds against it, its verdict and the change that would allow it. */
   l7?: L7View;
@@ -73,18 +75,21 @@ export interface FlowView {
   tcpFlags?: string;
   icmpType?: number;
   icmpCode?: number;
-  /** Packets of the capture replayed before this one. */
+  /** Packets of the capture before this one that the replay ran through the programs
+   * (duplicates, consequences of drops and packets no program sees are not run: see `replay`). */
   replayedBefore?: number;
 }
 
 export interface Decision {
-  verdict: 'FORWARDED' | 'DROPPED';
+  /** UNHANDLED: a capture packet no endpoint program sees (the replay runs none for it). */
+  verdict: 'FORWARDED' | 'DROPPED' | 'UNHANDLED';
   program: string;
   node: string;
   /** `egress of x/a` (from_container) or `ingress of y/b` (to_container). */
   where: string;
   endpoint: string;
-  direction: Direction;
+  /** Absent only for UNHANDLED. */
+  direction?: Direction;
   dropReason?: number;
   dropReasonName?: string;
 }
@@ -172,6 +177,82 @@ export interface LoadBalancingView {
   translated: boolean;
   /** `no service`, or what the datapath translated. */
   note: string;
+  /** The service frontend the packet was sent to (a request) or restored to (a reply). */
+  frontend?: ServiceFrontendView;
+  /** The backend the datapath chose (a request) or that answered (a reply). */
+  backend?: { id: number; address: string; port: number; pod?: string; node?: string };
+  /** Why that backend: Maglev (the slot and the backend the engine's table holds there), the
+   * flow's conntrack service entry, or ClientIP affinity. */
+  selection?: {
+    how: 'maglev' | 'conntrack' | 'affinity';
+    detail: string;
+    hash?: number;
+    slot?: number;
+    tableSize?: number;
+    /** The backend id the node's lb_maglev array holds at the slot. */
+    tableBackendId?: number;
+  };
+  /** A reply: its source rewritten back to the frontend, and where. */
+  reverse?: { from: string; to: string; revNatIndex: number; program: string; node: string };
+  /** A translated request: policy and conntrack saw the backend, not the frontend. */
+  policyTarget?: string;
+  /** A frontend without usable backends (drop reason 158): why, endpoint by endpoint. */
+  noBackend?: { reason: string; endpoints: EndpointConditionView[] };
+  /** For a packet the replay did not run: the packet whose translation this is. */
+  ofPacket?: number;
+}
+
+export interface ServiceFrontendView {
+  /** `namespace/name`. */
+  service: string;
+  /** The service port's name ('' when unnamed). */
+  portName: string;
+  address: string;
+  port: number;
+  protocol: string;
+  type: 'ClusterIP' | 'NodePort' | 'ExternalIP';
+  revNatIndex: number;
+  /** The backend group's id (its row in the Maglev array). */
+  serviceGroup: number;
+  /** `cluster`, or `node NAME` for a Local traffic policy. */
+  scope: string;
+  /** Backends in the group. */
+  backends: number;
+  /** Where the translation happened. */
+  node: string;
+  program: string;
+  affinityTimeoutSeconds?: number;
+}
+
+/** One endpoint of an EndpointSlice, and why it does or does not serve. */
+export interface EndpointConditionView {
+  slice: string;
+  file: string;
+  line: number;
+  path: string;
+  address: string;
+  pod?: string;
+  node?: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  why: string;
+}
+
+/** A packet of a capture as `twinpath replay` handled it. */
+export interface ReplayView {
+  /** Its number as the replay prints it (#N, from 1; `--packet` counts from 0). */
+  packet: number;
+  outcome: 'forwarded' | 'dropped' | 'consequence' | 'duplicate' | 'unhandled' | 'skipped';
+  /** A consequence: the dropped opening it answers; a duplicate: the packet it repeats. */
+  relatedPacket?: number;
+  /** When the packet was not run: the earlier packet whose program runs decided it, which the
+   * programs, rule and suggestions of this explanation are about. */
+  decidedBy?: number;
+  /** Unhandled or skipped: why. */
+  reason?: string;
+  /** What the replay did with the packets before it. */
+  before: { forwarded: number; dropped: number; consequence: number; duplicate: number; unhandled: number; skipped: number };
 }
 
 export interface SourceLine {

@@ -13,10 +13,9 @@ import type { Inputs, Policy, Source } from '../policy/ast.js';
 import { parseDocuments } from '../policy/load.js';
 import { compile } from '../policy/compile.js';
 import { RESERVED, type CompiledPolicy, type EndpointInfo, type RuleInfo } from '../policy/model.js';
-import { Datapath } from '../datapath/datapath.js';
 import { DROP_POLICY, DROP_POLICY_DENY } from '../datapath/flow.js';
-import { PROG_FROM_ENDPOINT } from '../datapath/maps.js';
-import { plan, runPlan, type FlowSpec, type StepRun } from './scenario.js';
+import { PROG_FROM_ENDPOINT, PROG_TO_ENDPOINT } from '../datapath/maps.js';
+import { openReplay, runSpec, type FlowRuns, type FlowSpec, type RunOptions, type StepRun } from './scenario.js';
 import { protoName, responsibleRuleId, ruleView, type SourceReader } from './analyze.js';
 import type { Suggestion } from './model.js';
 import { needsCilium, policyName, suggestedYaml, type SuggestedPeer, type SuggestedRule } from './yaml.js';
@@ -29,34 +28,50 @@ interface Context {
   inputs: Inputs;
   compiled: CompiledPolicy;
   spec: FlowSpec;
-  dp: Datapath;
-  runs: StepRun[];
+  /** How the flow was run (engine, object, cluster); the compiled policy is replaced per change. */
+  run: RunOptions;
+  /** The flow as it ran under the inputs as they are. */
+  flow: FlowRuns;
   read: SourceReader;
-  object?: string;
 }
 
-/** Runs the flow against changed inputs through the same engine; the runs of the explained packet. */
-async function replay(ctx: Context, inputs: Inputs): Promise<{ runs: StepRun[]; compiled: CompiledPolicy }> {
+interface Replayed {
+  /** The runs of the packet that decided the explained one (itself, or the packet it follows). */
+  runs: StepRun[];
+  verdict: 'FORWARDED' | 'DROPPED' | undefined;
+  compiled: CompiledPolicy;
+}
+
+/** Runs the flow against changed inputs through the same engine, as the replay runs it (a capture
+ * from its first packet): the runs of the packet that decided the explained one, and its verdict. */
+async function replay(ctx: Context, inputs: Inputs): Promise<Replayed> {
   const compiled = compile(inputs);
-  const dp = await Datapath.open(compiled, { engine: ctx.dp.engine, object: ctx.object });
+  const o: RunOptions = { ...ctx.run, compiled };
+  delete o.trace;
+  const replayer = await openReplay(o);
   try {
-    return { runs: runPlan(dp, plan(dp, ctx.spec)), compiled };
+    const fr = await runSpec(replayer, ctx.spec, o);
+    return { runs: fr.decider?.runs ?? [], verdict: verdictOf(fr), compiled };
   } finally {
-    dp.close();
+    replayer.close();
   }
 }
 
-function verdictOf(runs: StepRun[]): 'FORWARDED' | 'DROPPED' {
-  return runs.at(-1)!.verdict;
+/** The explained packet's verdict as the replay gives it: an answer to a dropped opening is
+ * dropped with it; any other packet has the verdict of the last program that decided it. */
+export function verdictOf(fr: FlowRuns): 'FORWARDED' | 'DROPPED' | undefined {
+  if (fr.target.result.outcome === 'consequence') return 'DROPPED';
+  return fr.decider?.runs.at(-1)?.verdict;
 }
 
 export async function suggest(ctx: Context): Promise<{ suggestions: Suggestion[]; none?: string }> {
-  const last = ctx.runs.at(-1)!;
+  const runs = ctx.flow.decider!.runs;
+  const last = runs.at(-1)!;
   const out: Suggestion[] = [];
   if (last.verdict === 'DROPPED') {
     const reason = last.event.dropReason;
     if (reason === DROP_POLICY) {
-      const s = await addRule(ctx, ctx.inputs, ctx.runs, last, false);
+      const s = await addRule(ctx, ctx.inputs, runs, last, false);
       if (s) out.push(s);
     } else if (reason === DROP_POLICY_DENY) {
       const s = await removeRules(ctx, 'FORWARDED');
@@ -67,15 +82,17 @@ export async function suggest(ctx: Context): Promise<{ suggestions: Suggestion[]
   } else {
     const removal = await removeRules(ctx, 'DROPPED');
     if (removal) out.push(removal);
-    // A deny at the program that consulted policy last; conntrack-decided runs consulted none.
-    const target = [...ctx.runs].reverse().find((r) => r.event.ctState === 'new' && r.event.policyMatch !== 'none');
+    // A deny at the program that consulted policy last; conntrack-decided runs consulted none,
+    // so for them the deny is of the connection's opening, as its entry records it (a replay
+    // then drops the opening, and this packet with it).
+    const target = [...runs].reverse().find((r) => r.event.ctState === 'new' && r.event.policyMatch !== 'none') ?? openingOf(runs);
     if (target) {
-      const s = await addRule(ctx, ctx.inputs, ctx.runs, target, true);
+      const s = await addRule(ctx, ctx.inputs, runs, target, true);
       if (s) out.push(s);
     }
   }
   if (out.length > 0) return { suggestions: out };
-  const ct = ctx.runs.some((r) => r.event.ctState !== 'new' && r.event.ctState !== 'none');
+  const ct = runs.some((r) => r.event.ctState !== 'new' && r.event.ctState !== 'none');
   return {
     suggestions: [],
     none: ct
@@ -89,12 +106,14 @@ export async function suggest(ctx: Context): Promise<{ suggestions: Suggestion[]
  * rule is added on top. */
 async function removeRules(ctx: Context, want: 'FORWARDED' | 'DROPPED'): Promise<Suggestion | undefined> {
   let inputs = ctx.inputs;
-  let runs = ctx.runs;
+  let runs = ctx.flow.decider!.runs;
+  let verdict = verdictOf(ctx.flow);
   let compiled = ctx.compiled;
   const removed: RuleInfo[] = [];
   for (let i = 0; i < MAX_REMOVALS; i++) {
+    const last = runs.at(-1);
+    if (!last) break;
     const id = responsibleRuleId(runs);
-    const last = runs.at(-1)!;
     if (want === 'FORWARDED' && !(last.verdict === 'DROPPED' && last.event.dropReason === DROP_POLICY_DENY)) break;
     const rule = compiled.rules.find((r) => r.id === id);
     if (id === 0 || !rule) return undefined;
@@ -102,17 +121,17 @@ async function removeRules(ctx: Context, want: 'FORWARDED' | 'DROPPED'): Promise
     if (!next) return undefined;
     inputs = next;
     removed.push(rule);
-    ({ runs, compiled } = await replay(ctx, inputs));
-    if (verdictOf(runs) === want) break;
+    ({ runs, compiled, verdict } = await replay(ctx, inputs));
+    if (verdict === want) break;
   }
   if (removed.length === 0) return undefined;
   const remove = removed.map((r) => ruleView(r, ctx.read));
   const names = removed.map((r) => `rule ${r.id}`).join(', ');
-  if (verdictOf(runs) === want) {
+  if (verdict === want) {
     return { action: 'remove', summary: `remove ${names} (${removed.length === 1 ? 'the only rule' : 'every rule'} that ${want === 'DROPPED' ? 'allows' : 'denies'} this flow)`, remove, verified: want };
   }
-  const last = runs.at(-1)!;
-  if (want === 'FORWARDED' && last.event.dropReason === DROP_POLICY) {
+  const last = runs.at(-1);
+  if (want === 'FORWARDED' && last && last.verdict === 'DROPPED' && last.event.dropReason === DROP_POLICY) {
     const add = await addRule(ctx, inputs, runs, last, false);
     if (add) return { ...add, action: 'replace', summary: `remove ${names} and ${add.summary}`, remove };
   }
@@ -127,7 +146,7 @@ async function addRule(ctx: Context, inputs: Inputs, runs: StepRun[], at: StepRu
   const direction = at.program === PROG_FROM_ENDPOINT ? 'egress' : 'ingress';
   const remoteAddr = direction === 'egress' ? e.dst : e.src;
   const remoteId = direction === 'egress' ? e.dstIdentity : e.srcIdentity;
-  const compiled = runs === ctx.runs ? ctx.compiled : compile(inputs);
+  const compiled = inputs === ctx.inputs ? ctx.compiled : compile(inputs);
   const peer = peerFor(inputs, compiled, remoteAddr, remoteId);
   if (!peer) return undefined;
   const subject = distinguishingLabels(inputs, compiled, at.endpoint);
@@ -146,9 +165,9 @@ async function addRule(ctx: Context, inputs: Inputs, runs: StepRun[], at: StepRu
   const yaml = suggestedYaml(rule);
   const added = parseDocuments([{ file: SUGGESTED_FILE, text: yaml }]);
   const next: Inputs = { ...inputs, policies: [...inputs.policies, ...added.policies] };
-  const { runs: after } = await replay(ctx, next);
+  const { verdict } = await replay(ctx, next);
   const want = deny ? 'DROPPED' : 'FORWARDED';
-  if (verdictOf(after) !== want) return undefined;
+  if (verdict !== want) return undefined;
   const kind = needsCilium(rule) ? 'CiliumNetworkPolicy' : 'NetworkPolicy';
   return {
     action: 'add',
@@ -156,6 +175,34 @@ async function addRule(ctx: Context, inputs: Inputs, runs: StepRun[], at: StepRu
     yaml,
     verified: want,
   };
+}
+
+/**
+ * The opening of the tracked connection a packet belongs to, as a run of the program that let it
+ * in: the entry of the last run whose entry was opened by a rule (the server's ingress entry
+ * before the client's egress entry), turned back into the opening's tuple and identities. Only
+ * for a capture, where the opening is a packet of the replay.
+ */
+function openingOf(runs: StepRun[]): StepRun | undefined {
+  for (const r of [...runs].reverse()) {
+    const e = r.event;
+    if (e.ctState !== 'reply' && e.ctState !== 'established') continue;
+    const reply = e.ctState === 'reply';
+    const entryDir = reply ? (r.program === PROG_FROM_ENDPOINT ? 'ingress' : 'egress') : r.program === PROG_FROM_ENDPOINT ? 'egress' : 'ingress';
+    const entry = r.ctBefore.find((c) =>
+      c.direction === entryDir && c.protocol === e.protocol &&
+      (reply ? c.src === e.dst && c.dst === e.src && c.srcPort === e.dstPort && c.dstPort === e.srcPort : c.src === e.src && c.dst === e.dst && c.srcPort === e.srcPort && c.dstPort === e.dstPort));
+    if (!entry || entry.ruleId === 0) continue;
+    const event = {
+      ...e,
+      src: entry.src, dst: entry.dst, srcPort: entry.srcPort, dstPort: entry.dstPort,
+      srcIdentity: reply ? e.dstIdentity : e.srcIdentity,
+      dstIdentity: reply ? e.srcIdentity : e.dstIdentity,
+      ctState: 'new' as const,
+    };
+    return { ...r, program: entryDir === 'egress' ? PROG_FROM_ENDPOINT : PROG_TO_ENDPOINT, event };
+  }
+  return undefined;
 }
 
 function peerSummary(p: SuggestedPeer): string {

@@ -18,11 +18,7 @@ import { decodeInsns, type Insn } from '../asm/insn.js';
 import { formatInsn } from '../asm/disassembler.js';
 import { HELPER_NAMES } from '../vm/helper_names.generated.js';
 import { TwinpathError } from '../errors.js';
-import type { Datapath } from '../datapath/datapath.js';
-import type { EngineObject } from '../engine/engine.js';
 import type { ProgramTraceView, TraceRecordView } from './model.js';
-import { podName } from './analyze.js';
-import { runPlan, type Plan, type StepRun } from './scenario.js';
 
 export interface TraceOptions {
   /** Records kept per program run (its last ones); default 65,536. */
@@ -218,44 +214,3 @@ export function formatTrace(v: ProgramTraceView, indent: string): string[] {
   }
   return out;
 }
-
-/**
- * Runs a plan as runPlan does, tracing the program runs of the explained packet (not the packets
- * replayed before it). Datapath.run gives a run its context, clock and flow events, and the trace
- * must be of the very runs the explanation reports, not of a second run beside them; so while the
- * explained packet runs, the run() of the engine objects on its path goes through runTraced().
- */
-export function runPlanTraced(dp: Datapath, p: Plan, opts: TraceOptions): { runs: StepRun[]; views: ProgramTraceView[] } {
-  runPlan(dp, { before: p.before, target: { packet: p.target.packet, steps: [] } });
-  const objects = [...new Set(p.target.steps.map((s) => dp.maps(s.node).obj))];
-  const traces: RunTrace[] = [];
-  const restore: Array<() => void> = [];
-  try {
-    for (const obj of objects) restore.push(routeThroughTrace(obj, opts, traces));
-    const runs = runPlan(dp, { before: [], target: p.target });
-    const views = runs.map((r, k) => {
-      const obj = dp.maps(r.node).obj;
-      return traceView(obj.spec, { program: r.program, node: r.node, endpoint: podName(r.endpoint) }, traces[k]!);
-    });
-    return { runs, views };
-  } finally {
-    for (const undo of restore) undo();
-  }
-}
-
-function routeThroughTrace(obj: EngineObject, opts: TraceOptions, into: RunTrace[]): () => void {
-  const traced = obj.runTraced?.bind(obj);
-  if (!traced) throw new TwinpathError('USAGE', KERNEL_CANNOT_TRACE);
-  const own = Object.prototype.hasOwnProperty.call(obj, 'run');
-  const original = obj.run;
-  obj.run = (program, input) => {
-    const r = traced(program, input, opts);
-    into.push(r.trace);
-    return r;
-  };
-  return () => {
-    if (own) obj.run = original;
-    else delete (obj as { run?: unknown }).run;
-  };
-}
-
