@@ -11,7 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { median, nsPerCall } from './timing.js';
+import { medianInterleaved, nsPerCallInterleaved } from './timing.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => import(new URL(`../dist/${p}`, import.meta.url).href);
@@ -106,31 +106,26 @@ function checkLinear(out, n) {
   }
 }
 
-/** ns/packet in the VM engine: one EngineObject.run per packet (context, copies and events included). */
-function timeVm(obj, program, packet, ctx) {
-  return nsPerCall(() => obj.run(program, { packet, ctx }));
-}
-
 /**
- * ns/packet inside the kernel: BPF_PROG_TEST_RUN with repeat, as the kernel times it (mean of the
- * repeats; the median of 7 such runs). The repeat count makes each test run about 50 ms. The
- * ring buffer is drained by a checked run after each timed one, so it never fills.
+ * A kernel program's ns/packet as the kernel times it: BPF_PROG_TEST_RUN with repeat (the mean of
+ * the repeats), the repeat count chosen to make a test run about 50 ms. After each timed run a
+ * checked run drains the ring buffer (one event a packet), so it never fills.
  */
-async function timeKernel(obj, program, packet, ctx, check) {
+async function kernelTimer(obj, program, packet, ctx, check) {
   const { rawAddon } = await dist('kernel/addon.js');
   const { skbIn } = await dist('engine/kernel.js');
   const fd = obj.programRef(program);
   const ctxIn = ctx ? skbIn(ctx, {}) : null;
   const once = rawAddon().testRun(fd, packet, ctxIn, { repeat: 1 }).durationNs;
-  // The events of a repeated run must fit the 256 KiB ring buffer (96-byte records).
+  // The events of one repeated run must fit the 256 KiB ring buffer (88-byte records).
   const repeat = Math.max(1, Math.min(2000, Math.round(50e6 / Math.max(once, 1))));
-  for (let w = 0; w < 3; w++) rawAddon().testRun(fd, packet, ctxIn, { repeat });
-  check(obj.run(program, { packet, ctx }));
-  return median(() => {
+  const timed = () => {
     const ns = rawAddon().testRun(fd, packet, ctxIn, { repeat }).durationNs;
     check(obj.run(program, { packet, ctx }));
     return ns;
-  });
+  };
+  for (let w = 0; w < 3; w++) timed();
+  return timed;
 }
 
 async function kernelEngine() {
@@ -144,7 +139,7 @@ async function kernelEngine() {
   }
 }
 
-/** Measures every size in both engines and prints one table; returns the rows. */
+/** Measures every size in both engines and prints one table; returns the rows (ns a packet). */
 export async function datapathBench({ sizes = [10, 1000, 50000], log = console.log } = {}) {
   const vm = await getEngine('vm');
   const kernel = await kernelEngine();
@@ -163,44 +158,46 @@ export async function datapathBench({ sizes = [10, 1000, 50000], log = console.l
     dp.close();
     lin.close();
   }
-  const rows = [];
-  for (const n of sizes) {
-    const packet = packetFrom(n - 1);
-    const ctx = endpointContext(IFINDEX);
-    const row = { rules: n };
-
-    const dp = openDatapath(vm, n);
-    checkDatapath(dp.run(PROG_TO_ENDPOINT, { packet, ctx }), n);
-    row.dpVm = timeVm(dp, PROG_TO_ENDPOINT, packet, ctx);
-    dp.close();
-
-    const lin = openLinear(vm, n);
-    checkLinear(lin.run('linear_chain', { packet }), n);
-    row.linVm = timeVm(lin, 'linear_chain', packet, undefined);
-    lin.close();
-
-    if (kernel.engine) {
-      const kdp = openDatapath(kernel.engine, n);
-      try {
+  // Everything is set up and checked first, then timed in interleaved rounds (every setup of an
+  // engine once a round), so the machine's load changing meanwhile does not skew the ratios.
+  const rows = sizes.map((n) => ({ rules: n }));
+  const open = [];
+  const vmTimed = [];
+  const kernelTimed = [];
+  try {
+    for (const row of rows) {
+      const n = row.rules;
+      const packet = packetFrom(n - 1);
+      const ctx = endpointContext(IFINDEX);
+      const dp = openDatapath(vm, n);
+      open.push(dp);
+      checkDatapath(dp.run(PROG_TO_ENDPOINT, { packet, ctx }), n);
+      vmTimed.push({ row, col: 'dpVm', fn: () => dp.run(PROG_TO_ENDPOINT, { packet, ctx }) });
+      const lin = openLinear(vm, n);
+      open.push(lin);
+      checkLinear(lin.run('linear_chain', { packet }), n);
+      vmTimed.push({ row, col: 'linVm', fn: () => lin.run('linear_chain', { packet }) });
+      if (kernel.engine) {
+        const kdp = openDatapath(kernel.engine, n);
+        open.push(kdp);
         checkDatapath(kdp.run(PROG_TO_ENDPOINT, { packet, ctx }), n);
-        row.dpKernel = await timeKernel(kdp, PROG_TO_ENDPOINT, packet, ctx, (out) => checkDatapath(out, n));
-      } finally {
-        kdp.close();
-      }
-      const klin = openLinear(kernel.engine, n);
-      try {
+        kernelTimed.push({ row, col: 'dpKernel', fn: await kernelTimer(kdp, PROG_TO_ENDPOINT, packet, ctx, (out) => checkDatapath(out, n)) });
+        const klin = openLinear(kernel.engine, n);
+        open.push(klin);
         checkLinear(klin.run('linear_chain', { packet }), n);
-        row.linKernel = await timeKernel(klin, 'linear_chain', packet, undefined, (out) => checkLinear(out, n));
-      } finally {
-        klin.close();
+        kernelTimed.push({ row, col: 'linKernel', fn: await kernelTimer(klin, 'linear_chain', packet, undefined, (out) => checkLinear(out, n)) });
       }
     }
-    rows.push(row);
+    nsPerCallInterleaved(vmTimed.map((t) => t.fn), { clock: 'cpu' }).forEach((ns, i) => (vmTimed[i].row[vmTimed[i].col] = ns));
+    medianInterleaved(kernelTimed.map((t) => t.fn)).forEach((ns, i) => (kernelTimed[i].row[kernelTimed[i].col] = ns));
+  } finally {
+    for (const o of open) o.close();
   }
 
   const f = (x) => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
   const ratio = (a, b) => (a === undefined || b === undefined ? '-' : `${(a / b).toFixed(1)}x`);
-  log('Per-packet cost of policy at N rules (cil_to_container, the matching rule added last; ns/packet, medians)');
+  log('Per-packet cost of policy at N rules (cil_to_container, the matching rule added last; ns/packet, medians;');
+  log('VM: CPU time of EngineObject.run; kernel: BPF_PROG_TEST_RUN with repeat, as the kernel times it)');
   log('');
   const head = ['rules', 'datapath VM', 'linear VM', 'linear/dp', 'datapath kernel', 'linear kernel', 'linear/dp'];
   const width = [7, 13, 13, 10, 16, 14, 10];
