@@ -37,6 +37,8 @@ export interface ExplainOptions {
   object?: string;
   /** Record the instructions of the explained packet's program runs (VM engine only). */
   trace?: TraceOptions;
+  /** `false`: leave out the suggested changes (each is verified by a replay of its own). */
+  suggestions?: boolean;
 }
 
 export const readSourceFile: SourceReader = (file) => {
@@ -95,9 +97,11 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
     if (last.verdict === 'DROPPED' && e.dropReason === DROP_POLICY) {
       x.defaultDeny = isolatingPolicies(opts.inputs, compiled, last.endpoint.id, x.decision.direction!);
     }
-    const s = await suggest({ inputs: opts.inputs, compiled, spec: opts.spec, run: ro, flow: fr, read });
-    x.suggestions = s.suggestions;
-    if (s.none !== undefined) x.noSuggestion = s.none;
+    if (opts.suggestions !== false) {
+      const s = await suggest({ inputs: opts.inputs, compiled, spec: opts.spec, run: ro, flow: fr, read });
+      x.suggestions = s.suggestions;
+      if (s.none !== undefined) x.noSuggestion = s.none;
+    }
     if (opts.trace) {
       x.trace = runs.map((r) => traceView(dp.maps(r.node).obj.spec, { program: r.program, node: r.node, endpoint: podName(r.endpoint) }, r.trace!));
     }

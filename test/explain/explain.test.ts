@@ -11,6 +11,7 @@ import { parseDocuments } from '../../src/policy/load.js';
 import { compile } from '../../src/policy/compile.js';
 import { runProbes, type ProbeSpec } from '../../src/datapath/probe.js';
 import { TwinpathError } from '../../src/errors.js';
+import { replayCapture } from '../../src/datapath/replay.js';
 import { CLUSTER, POLICIES, handshakeCapture, inputs } from './fixtures.js';
 
 const flow = (from: string, to: string, port: number, protocol: ProbeSpec['protocol'] = 'TCP'): FlowSpec => ({ kind: 'connection', from, to, port, protocol });
@@ -57,6 +58,7 @@ describe('explain: connections', () => {
     expect(x.rule!.lines.find((l) => l.marked)).toEqual({ line: 12, text: '    - from:', marked: true });
     expect(x.defaultDeny).toBeUndefined();
     expect(x.loadBalancing).toEqual({ translated: false, note: 'no service' });
+    expect(x.replay).toBeUndefined();
   });
 
   it('a default-deny drop: no entry for either key, the isolating policy named', async () => {
@@ -91,14 +93,14 @@ describe('explain: connections', () => {
 });
 
 describe('explain: services', () => {
-  it('a packet to a ClusterIP reaches the endpoint programs untranslated, and says whose address it is', async () => {
+  it('a ClusterIP whose service has no EndpointSlice: dropped (158) by the client\'s egress before translation', async () => {
     const svc = 'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec:\n  clusterIP: 10.96.0.10\n  clusterIPs: [10.96.0.10]\n  selector: {app: a}\n  ports:\n    - {port: 80, protocol: TCP}\n';
     const base = inputs();
     const extra = parseDocuments([{ file: 'svc.yaml', text: svc }]);
     const x = await explain({ inputs: { ...base, cluster: { ...base.cluster, services: extra.cluster.services } }, spec: flow('y/a', 'ip:10.96.0.10', 80), engine: 'vm' });
-    expect(x.loadBalancing.translated).toBe(false);
-    expect(x.loadBalancing.note).toMatch(/10\.96\.0\.10 is an address of service x\/web/);
-    expect(x.destination).toMatchObject({ address: '10.96.0.10', ipcache: null });
+    expect(x.decision).toMatchObject({ verdict: 'DROPPED', dropReason: 158, where: 'egress of y/a' });
+    expect(x.loadBalancing).toMatchObject({ translated: false, frontend: { service: 'x/web', backends: 0 } });
+    expect(x.loadBalancing.noBackend).toEqual({ reason: 'no EndpointSlice names service x/web (label kubernetes.io/service-name)', endpoints: [] });
   });
 });
 
@@ -167,22 +169,49 @@ describe('explain: a packet of a capture', () => {
     expect(first.flow.replayedBefore).toBe(0);
   });
 
-  it('a reply no single change stops: without the connection it would be a new flow that nothing isolates', async () => {
-    // Removing y/a's egress rule drops the SYN, but then the SYN-ACK is a new flow out of x/a
-    // (egress not isolated) into y/a (ingress not isolated); every change tried is replayed.
+  it('a reply: removing the rule that let the SYN out makes the replay drop the SYN, and this answer with it', async () => {
     const x = await explain({ inputs: inputs(), spec: await capture(2), engine: 'vm' });
-    expect(x.suggestions).toEqual([]);
-    expect(x.noSuggestion).toMatch(/tracked connection/);
+    expect(x.replay).toMatchObject({ packet: 3, outcome: 'forwarded', before: { forwarded: 1, dropped: 1 } });
+    const [removal, deny] = x.suggestions;
+    expect(removal).toMatchObject({ action: 'remove', verified: 'DROPPED' });
+    expect(removal!.remove!.map((r) => r.id)).toEqual([2]);
+    // The deny is of the opening (y/a's egress to x/a on TCP/80), as its conntrack entry records it.
+    expect(deny).toMatchObject({ action: 'add', verified: 'DROPPED' });
+    expect(deny!.yaml).toContain('egressDeny:');
+    const { file } = await handshakeCapture();
+    expect(await replayOutcome(file, 3, {})).toBe('forwarded');
+    expect(await replayOutcome(file, 3, { extra: deny!.yaml })).toBe('consequence');
   });
 
-  it('an established packet: its rule is the one that let the SYN into x/a; removing it is no fix either', async () => {
-    // Without rule 1 the SYN dies at x/a, but the SYN-ACK then opens an egress entry at x/a
-    // (nothing isolates x/a's egress) and the ACK comes back as its reply.
+  it('an established packet: the deny of its opening, checked by replaying the capture with it', async () => {
     const x = await explain({ inputs: inputs(), spec: await capture(3), engine: 'vm' });
     expect(x.rule?.id).toBe(1);
-    expect(x.suggestions).toEqual([]);
+    const deny = x.suggestions.find((s) => s.action === 'add')!;
+    expect(deny.yaml).toContain('ingressDeny:');
+    const { file } = await handshakeCapture();
+    expect(await replayOutcome(file, 4, {})).toBe('forwarded');
+    expect(await replayOutcome(file, 4, { extra: deny.yaml })).toBe('dropped');
+    const removal = x.suggestions.find((s) => s.action === 'remove')!;
+    const rule = removal.remove![0]!;
+    const lines = rule.lines.filter((l) => l.line >= rule.line);
+    expect(await replayOutcome(file, 4, { dropLines: [lines[0]!.line, lines.at(-1)!.line] })).toBe('dropped');
   });
 });
+
+/** What `twinpath replay` makes of packet #n of a capture under the fixtures plus `extra`, minus lines of the policy file. */
+async function replayOutcome(capture: string, n: number, opts: { extra?: string; dropLines?: [number, number] }): Promise<string> {
+  let text = readFileSync(POLICIES, 'utf8');
+  if (opts.dropLines) {
+    const lines = text.split('\n');
+    lines.splice(opts.dropLines[0] - 1, opts.dropLines[1] - opts.dropLines[0] + 1);
+    text = lines.join('\n');
+  }
+  const docs = [{ file: CLUSTER, text: readFileSync(CLUSTER, 'utf8') }, { file: POLICIES, text }];
+  if (opts.extra) docs.push({ file: 'extra.yaml', text: opts.extra });
+  const parsed = parseDocuments(docs);
+  for await (const r of replayCapture(capture, { compiled: compile(parsed), cluster: parsed.cluster, engine: 'vm' })) if (r.packet === n) return r.outcome;
+  throw new Error(`no packet #${n}`);
+}
 
 describe('explain: errors', () => {
   const code = async (p: Promise<unknown>): Promise<[string, unknown]> => {
@@ -203,9 +232,14 @@ describe('explain: errors', () => {
     expect(await code(explain({ inputs: inputs(), spec: await capture(4), engine: 'vm' }))).toEqual(['USAGE', '--packet']);
   });
 
-  it('a packet between two addresses of no pod: PROBE_UNKNOWN_ENDPOINT', async () => {
+  it('a packet between two addresses of no pod: explained as unhandled, as the replay counts it', async () => {
     const { tcp } = await import('../../src/pcap/build.js');
     const spec: FlowSpec = { kind: 'capture', file: 'x.pcap', frames: [tcp({ src: '8.8.8.8', dst: '1.1.1.1', sport: 1, dport: 2 })], index: 0 };
-    expect(await code(explain({ inputs: inputs(), spec, engine: 'vm' }))).toEqual(['PROBE_UNKNOWN_ENDPOINT', '--packet']);
+    const x = await explain({ inputs: inputs(), spec, engine: 'vm' });
+    expect(x.decision.verdict).toBe('UNHANDLED');
+    expect(x.replay).toMatchObject({ packet: 1, outcome: 'unhandled' });
+    expect(x.programs).toEqual([]);
+    expect(x.source).toMatchObject({ address: '8.8.8.8', identity: 2 });
+    expect(x.suggestions).toEqual([]);
   });
 });
