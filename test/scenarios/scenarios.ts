@@ -32,6 +32,7 @@ export const SCENARIOS: Scenario[] = [
     { index: 42, what: 'the unmeshed curl to emoji, stopped by deny-all-ingress' },
   ]),
   scenario('podinfo', 'podinfo.pcapng', [
+    { index: 0, what: 'a DNS query to the kube-dns Service address, translated to coredns' },
     { index: 28, what: "the client's SYN to podinfo's gRPC port, outside its egress policy" },
     { index: 31, what: 'the second fragment of a denied datagram' },
   ]),
