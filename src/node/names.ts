@@ -14,10 +14,10 @@ import { bpffsDirOf } from '../sandbox/names.js';
 export const BPFFS = '/sys/fs/bpf';
 
 // No '.': bpffs refuses names with a dot (it keeps those for its own files).
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+export const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 export function checkNodeName(name: string): string {
-  if (!NAME_RE.test(name) || name === 'sandbox') {
+  if (!NODE_NAME_RE.test(name) || name === 'sandbox') {
     throw new TwinpathError(
       'NODE_ERROR',
       `"${name}" is not an attachment name: use 1 to 63 letters, digits, '_' or '-', starting with a letter or digit (and not "sandbox", which holds sandbox pins)`,

@@ -1,13 +1,11 @@
 // The state file of a node attachment: what `attach` made or was about to make, written
-// atomically (temporary file, then rename) BEFORE each step that leaves something in the kernel
+// atomically (src/util/statefile.ts) BEFORE each step that leaves something in the kernel
 // (a pin, a tc filter, an XDP program). So `detach`, or the next `attach` of the same name,
 // removes everything after a crash at any point. It also holds what `update` needs to recompile
 // (the input files, the node, each endpoint's interface) and `status` reports.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { TwinpathError } from '../errors.js';
-import { checkNodeName, nodeStateDir } from './names.js';
+import { StateFiles } from '../util/statefile.js';
+import { checkNodeName, NODE_NAME_RE, nodeStateDir } from './names.js';
 import type { NodeServices } from './services.js';
 
 export const NODE_STATE_VERSION = 1;
@@ -72,56 +70,20 @@ export interface NodeState {
   lastUpdate?: { at: string; applyMs: number; added: number; removed: number; changed: number };
 }
 
-export function nodeStatePath(name: string): string {
-  return join(nodeStateDir(), `${checkNodeName(name)}.json`);
-}
+const files = new StateFiles<NodeState>({
+  dir: nodeStateDir,
+  checkName: checkNodeName,
+  namePattern: NODE_NAME_RE,
+  version: NODE_STATE_VERSION,
+  what: 'node attachment',
+  code: 'NODE_ERROR',
+  looksValid: (s) => Array.isArray(s.pins) && Array.isArray(s.hooks),
+});
 
-export function writeNodeState(state: NodeState): void {
-  const path = nodeStatePath(state.name);
-  mkdirSync(nodeStateDir(), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, path);
-}
-
+export const nodeStatePath = (name: string): string => files.path(name);
+export const writeNodeState = (state: NodeState): void => files.write(state);
 /** The state of attachment `name`, or undefined when there is none. A damaged file is an error. */
-export function readNodeState(name: string): NodeState | undefined {
-  const path = nodeStatePath(name);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path });
-  }
-  let s: unknown;
-  try {
-    s = JSON.parse(text);
-  } catch (e) {
-    throw new TwinpathError('NODE_ERROR', `damaged state file: ${(e as Error).message}`, { file: path });
-  }
-  const st = s as Partial<NodeState>;
-  if (typeof s !== 'object' || s === null || st.version !== NODE_STATE_VERSION || st.name !== name || !Array.isArray(st.pins) || !Array.isArray(st.hooks)) {
-    throw new TwinpathError('NODE_ERROR', `not a version ${NODE_STATE_VERSION} state file of node attachment "${name}"`, { file: path });
-  }
-  return st as NodeState;
-}
-
-export function removeNodeState(name: string): void {
-  rmSync(nodeStatePath(name), { force: true });
-}
-
+export const readNodeState = (name: string): NodeState | undefined => files.read(name);
+export const removeNodeState = (name: string): void => files.remove(name);
 /** Names of the attachments that have a state file. */
-export function listNodeStates(): string[] {
-  let files: string[];
-  try {
-    files = readdirSync(nodeStateDir());
-  } catch {
-    return [];
-  }
-  return files
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .filter((n) => /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(n))
-    .sort();
-}
+export const listNodeStates = (): string[] => files.list();

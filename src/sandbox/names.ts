@@ -9,12 +9,12 @@
 import { TwinpathError } from '../errors.js';
 
 /** Letters and digits only: a `-` would let one sandbox's prefix match another's names. */
-const NAME_RE = /^[a-z0-9]{1,24}$/;
+export const SANDBOX_NAME_RE = /^[a-z0-9]{1,24}$/;
 
 export const DEFAULT_SANDBOX_NAME = 'default';
 
 export function checkSandboxName(name: string): string {
-  if (!NAME_RE.test(name)) {
+  if (!SANDBOX_NAME_RE.test(name)) {
     throw new TwinpathError('SANDBOX_ERROR', `"${name}" is not a sandbox name: use 1 to 24 lowercase letters and digits`);
   }
   return name;

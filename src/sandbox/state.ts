@@ -1,13 +1,11 @@
 // The state file of a sandbox: everything `up` created or was about to create, written
-// atomically (temporary file, then rename) BEFORE each creation step, so `down` can remove all
+// atomically (src/util/statefile.ts) BEFORE each creation step, so `down` can remove all
 // of it after a crash at any point. It is also the record later steps read: `node attach` finds
 // each pod's host-side veth, its ifindex and its node's namespace here.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { TwinpathError } from '../errors.js';
+import { StateFiles } from '../util/statefile.js';
 import type { Layout } from './layout.js';
-import { checkSandboxName, stateDir } from './names.js';
+import { checkSandboxName, SANDBOX_NAME_RE, stateDir } from './names.js';
 
 export const STATE_VERSION = 1;
 
@@ -58,9 +56,17 @@ export interface SandboxState {
   bpffsDir: string;
 }
 
-export function statePath(name: string): string {
-  return join(stateDir(), `${checkSandboxName(name)}.json`);
-}
+const files = new StateFiles<SandboxState>({
+  dir: stateDir,
+  checkName: checkSandboxName,
+  namePattern: SANDBOX_NAME_RE,
+  version: STATE_VERSION,
+  what: 'sandbox',
+  code: 'SANDBOX_ERROR',
+  looksValid: (s) => Array.isArray(s.namespaces),
+});
+
+export const statePath = (name: string): string => files.path(name);
 
 export function initialState(layout: Layout, bpffsDir: string): SandboxState {
   const pods: Record<string, PodState> = {};
@@ -95,52 +101,9 @@ export function initialState(layout: Layout, bpffsDir: string): SandboxState {
   };
 }
 
-export function writeState(state: SandboxState): void {
-  const path = statePath(state.name);
-  mkdirSync(stateDir(), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, path);
-}
-
+export const writeState = (state: SandboxState): void => files.write(state);
 /** The state of sandbox `name`, or undefined when it has none. A damaged file is an error. */
-export function readState(name: string): SandboxState | undefined {
-  const path = statePath(name);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path });
-  }
-  let s: unknown;
-  try {
-    s = JSON.parse(text);
-  } catch (e) {
-    throw new TwinpathError('SANDBOX_ERROR', `damaged state file: ${(e as Error).message}`, { file: path });
-  }
-  const st = s as Partial<SandboxState>;
-  if (typeof s !== 'object' || s === null || st.version !== STATE_VERSION || st.name !== name || !Array.isArray(st.namespaces)) {
-    throw new TwinpathError('SANDBOX_ERROR', `not a version ${STATE_VERSION} state file of sandbox "${name}"`, { file: path });
-  }
-  return st as SandboxState;
-}
-
-export function removeState(name: string): void {
-  rmSync(statePath(name), { force: true });
-}
-
+export const readState = (name: string): SandboxState | undefined => files.read(name);
+export const removeState = (name: string): void => files.remove(name);
 /** Names of the sandboxes that have a state file. */
-export function listStates(): string[] {
-  let files: string[];
-  try {
-    files = readdirSync(stateDir());
-  } catch {
-    return [];
-  }
-  return files
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .filter((n) => /^[a-z0-9]{1,24}$/.test(n))
-    .sort();
-}
+export const listStates = (): string[] => files.list();
