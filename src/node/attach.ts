@@ -26,6 +26,7 @@ import type { Cluster } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { ifindexIn, inNetns } from './interfaces.js';
 import { BPFFS, checkNodeName } from './names.js';
+import { recordedSteps } from '../util/statefile.js';
 import { listNodeStates, readNodeState, removeNodeState, writeNodeState, NODE_STATE_VERSION, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
 import { nodeAddressMap, nodeMapTables, unhex, type LocalEndpoint } from './tables.js';
 import { nodeMapSizes, type NodeTables } from '../datapath/tables.js';
@@ -84,13 +85,6 @@ function pidAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function stepHook(variable: string): number | undefined {
-  const v = process.env[variable];
-  if (v === undefined || v === '') return undefined;
-  const n = Number.parseInt(v, 10);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /** What attaching needs from the machine: the kernel engine (root, libbpf), BTF, bpffs. */
@@ -356,16 +350,7 @@ export function progPinPath(pinDir: string, prog: string): string {
 }
 
 function runSteps(state: NodeState, obj: KernelObject, hooks: Hook[], xdpIfs: Array<{ ifname: string; ifindex: number }>, pf: KernelObject | undefined, xdpMode: XdpMode): void {
-  const crashAt = stepHook('TWINPATH_NODE_CRASH_AFTER');
-  /** `record` changes the state; it is written before `act` runs. */
-  const step = (record: () => void, act: () => void): void => {
-    record();
-    writeNodeState(state);
-    act();
-    state.steps += 1;
-    writeNodeState(state);
-    if (crashAt !== undefined && state.steps >= crashAt) process.kill(process.pid, 'SIGKILL');
-  };
+  const step = recordedSteps({ state, save: () => writeNodeState(state), crashAfter: 'TWINPATH_NODE_CRASH_AFTER' });
   const netns = state.netns;
 
   // Old pins go first (the old programs stay attached, and keep their maps, until replaced).

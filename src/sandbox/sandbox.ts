@@ -23,6 +23,7 @@ import {
   type Layout,
 } from './layout.js';
 import { bpffsDirOf, checkSandboxName, netnsPrefix, sandboxOfNetns } from './names.js';
+import { recordedSteps } from '../util/statefile.js';
 import { initialState, listStates, readState, removeState, writeState, type SandboxState } from './state.js';
 import { addNetns, checkPrerequisites, delNetns, ifindexIn, ipBatch, linksIn, listNetns, netnsExists, setSysctls } from './system.js';
 
@@ -75,27 +76,13 @@ export function sandboxUp(cluster: Cluster, opts: UpOptions): SandboxState {
   return state;
 }
 
-function stepHook(variable: string): number | undefined {
-  const v = process.env[variable];
-  if (v === undefined || v === '') return undefined;
-  const n = Number.parseInt(v, 10);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
-}
-
 function build(layout: Layout, state: SandboxState): void {
-  const crashAt = stepHook('TWINPATH_SANDBOX_CRASH_AFTER');
-  const failAt = stepHook('TWINPATH_SANDBOX_FAIL_AFTER');
-  /** `record` changes the state; it is written before `act` runs. */
-  const step = (record: () => void, act: () => void): void => {
-    record();
-    writeState(state);
-    act();
-    state.steps += 1;
-    if (crashAt !== undefined && state.steps >= crashAt) process.kill(process.pid, 'SIGKILL');
-    if (failAt !== undefined && state.steps >= failAt) {
-      throw new TwinpathError('SANDBOX_ERROR', `stopped after ${state.steps} steps (TWINPATH_SANDBOX_FAIL_AFTER)`);
-    }
-  };
+  const step = recordedSteps({
+    state,
+    save: () => writeState(state),
+    crashAfter: 'TWINPATH_SANDBOX_CRASH_AFTER',
+    failAfter: { variable: 'TWINPATH_SANDBOX_FAIL_AFTER', code: 'SANDBOX_ERROR' },
+  });
   const nothing = (): void => {};
 
   const spaces: Array<[string, Parameters<typeof sysctlsFor>[0]]> = [

@@ -115,7 +115,7 @@ describeRoot('sandbox up/down', () => {
     expect(child.signal).toBe('SIGKILL');
     const st = readState(name)!;
     expect(st.status).toBe('creating');
-    expect(st.steps).toBe(steps - 1);
+    expect(st.steps).toBe(steps);
     expect(netnsWith(name).length).toBeGreaterThan(0);
     expect(sandboxStatus(name)!.status).toBe('crashed');
     sandboxDown(name);
