@@ -12,6 +12,9 @@ function hostPort(a: string, p: number): string {
 }
 
 function side(title: string, s: SideView): string[] {
+  if (s.frontend) {
+    return [`  ${title.padEnd(12)} ${s.address}  ${s.frontend.type} of service ${s.frontend.service}`, `  ${''.padEnd(12)} no identity: the packet was dropped before translation and the ipcache lookup`];
+  }
   const who = s.pod
     ? `${s.pod.namespace}/${s.pod.name} (endpoint ${s.pod.endpointId} on ${s.pod.node})`
     : s.ipcache

@@ -91,6 +91,11 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
       suggestions: [],
     };
     if (replay) x.replay = replay;
+    const fe = x.loadBalancing.frontend;
+    if (fe && !x.loadBalancing.translated && x.destination.address === fe.address && x.destination.identity === 0) {
+      delete x.destination.ipcache;
+      x.destination.frontend = { service: fe.service, type: fe.type };
+    }
     const ruleId = responsibleRuleId(runs);
     const rule = compiled.rules.find((r) => r.id === ruleId);
     if (ruleId !== 0 && rule) x.rule = ruleView(rule, read);

@@ -103,6 +103,9 @@ export interface SideView {
   /** When it is not: the longest ipcache prefix that holds it on the deciding node, or null
    * (no entry: world). */
   ipcache?: { prefix: string; identity: number } | null;
+  /** When it is a service frontend the packet was dropped at before translation (so no identity
+   * was looked up for it). */
+  frontend?: { service: string; type: string };
 }
 
 export interface ConntrackView {

@@ -10,6 +10,7 @@
 import type { Datapath, FrontendInfo } from '../datapath/datapath.js';
 import type { FlowEvent } from '../datapath/flow.js';
 import { DROP_NAT_UNSUPP_PROTO, DROP_NO_SERVICE } from '../datapath/flow.js';
+import { PROG_FROM_ENDPOINT } from '../datapath/maps.js';
 import { flowHash } from '../lb/flowhash.js';
 import { LB_MAPS } from '../lb/maps.js';
 import type { LbService } from '../lb/model.js';
@@ -110,7 +111,11 @@ function requestView(dp: Datapath, cluster: Cluster, hop: HopRun): LoadBalancing
   }
   view.selection = selection(dp, hop, info);
   // Policy and conntrack after the translation saw the backend: say so, with its identity.
-  view.policyTarget = `policy was evaluated against the backend ${be?.pod ?? e.dst} (${hostPort(e.dst, e.dstPort)}, identity ${e.dstIdentity}), not the ${frontend.type} ${fe}: the translation comes first`;
+  const backend = `${be?.pod ?? e.dst} (${hostPort(e.dst, e.dstPort)}, identity ${e.dstIdentity})`;
+  view.policyTarget =
+    hop.program === PROG_FROM_ENDPOINT
+      ? `policy was evaluated against the backend ${backend}, not the ${frontend.type} ${fe}: the translation comes first, so the client's egress policy looked up the backend's identity and port, and the backend's ingress policy applied`
+      : `policy was evaluated for the backend ${backend}, not the ${frontend.type} ${fe}: the translation comes first, so the backend's ingress policy applied on its own port`;
   return view;
 }
 

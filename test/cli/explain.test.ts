@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeKernel } from '../helpers/kernel.js';
 import { cli, CLUSTER, golden, POLICIES } from './probe-golden.js';
+import { join } from 'node:path';
 import { handshakeCapture } from '../explain/fixtures.js';
+import { ROOT } from '../helpers/paths.js';
 
 const base = ['explain', '--cluster', CLUSTER, '--policy', POLICIES];
 const flow = (from: string, to: string, port: number, protocol = 'TCP') => [...base, '--from', from, '--to', to, '--port', String(port), '--protocol', protocol];
@@ -16,12 +18,28 @@ function untmp(text: string, dir: string): string {
   return text.split(dir).join('<tmp>');
 }
 
+const SERVICES = join(ROOT, 'test/explain/services.yaml');
+const svc = (from: string, to: string, ...extra: string[]) => ['explain', '--cluster', CLUSTER, '--cluster', SERVICES, '--policy', POLICIES, '--from', from, '--to', to, ...extra];
+const STARWARS = join(ROOT, 'captures/starwars');
+const starwars = (...extra: string[]) => ['explain', '--cluster', join(STARWARS, 'cluster.yaml'), '--policy', join(STARWARS, 'policy.yaml'), '--pcap', join(STARWARS, 'starwars.pcapng'), ...extra];
+
 const CASES: Array<[string, string[]]> = [
   ['allowed', flow('y/a', 'x/a', 80)],
   ['default-deny', flow('x/b', 'x/a', 80)],
   ['deny-rule', flow('y/a', 'x/a', 81)],
   ['world', flow('ip:8.8.8.8', 'x/a', 80)],
   ['unenforced-udp', flow('x/a', 'y/a', 53, 'udp')],
+  ['service-clusterip', svc('y/a', 'svc:x/web')],
+  ['service-default-deny', svc('x/b', 'svc:x/pair')],
+  ['service-no-backend', svc('y/a', 'svc:x/empty')],
+  // The Star Wars capture as `twinpath replay` numbers it: a NodePort SYN from outside (#38),
+  // the ClusterIP reply rev-NATed (#34), the answer to a dropped SYN (#15), a duplicate (#2), and
+  // node-to-node traffic no endpoint program sees (#32).
+  ['capture-nodeport', starwars('--frame', '38')],
+  ['capture-rev-nat', starwars('--frame', '34')],
+  ['capture-consequence', starwars('--frame', '15')],
+  ['capture-duplicate', starwars('--frame', '2')],
+  ['capture-unhandled', starwars('--frame', '32')],
 ];
 
 describe('twinpath explain', () => {
@@ -50,8 +68,16 @@ describe('twinpath explain', () => {
     });
   }
 
+  it('--frame N is --packet N-1', async () => {
+    const a = await cli(...starwars('--frame', '14', '-o', 'json'));
+    const b = await cli(...starwars('--packet', '13', '-o', 'json'));
+    expect(a.status).toBe(0);
+    expect(a.out).toBe(b.out);
+    expect(JSON.parse(a.out).replay).toMatchObject({ packet: 14, outcome: 'dropped' });
+  });
+
   it('every suggestion printed says it was verified', async () => {
-    for (const [, args] of CASES) {
+    for (const [, args] of CASES.filter(([name]) => !name.startsWith('capture-') && name !== 'service-no-backend')) {
       const r = await cli(...args);
       const section = r.out.slice(r.out.indexOf('\nTo make it '));
       const suggestions = section.split('\n').filter((l) => /^ {2}\d+\. /.test(l)).length;
@@ -68,6 +94,11 @@ describe('twinpath explain', () => {
     ['a flow half named', [...base, '--from', 'x/a', '--to', 'y/a'], 'USAGE', /--port and --protocol/],
     ['both ways of naming a flow', [...flow('x/a', 'y/a', 80), '--pcap', 'x.pcap', '--packet', '0'], 'USAGE', /not both/],
     ['a missing capture', [...base, '--pcap', '/nonexistent/x.pcap', '--packet', '0'], 'IO_ERROR', /x\.pcap/],
+    ['--packet and --frame together', starwars('--packet', '1', '--frame', '2'), 'USAGE', /not both/],
+    ['a frame past the end', starwars('--frame', '46'), 'USAGE', /--frame: frame 46 is out of range: the capture has 45 packets \(1\.\.45\)/],
+    ['frame 0', starwars('--frame', '0'), 'USAGE', /--frame 0 is not a packet number/],
+    ['an unknown service', svc('y/a', 'svc:x/nope'), 'PROBE_UNKNOWN_ENDPOINT', /--to: no service "x\/nope"/],
+    ['a service without --from', ['explain', '--cluster', CLUSTER, '--cluster', SERVICES, '--policy', POLICIES, '--to', 'svc:x/web'], 'USAGE', /--from/],
   ];
   for (const [what, args, code, where] of errors) {
     it(`refuses ${what}: exit 2, ${code}`, async () => {
