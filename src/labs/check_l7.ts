@@ -10,19 +10,17 @@
 // dropReason (L3/L4 drops only: the proxy's refusal has no datapath reason), mustStayBlocked,
 // noUnexpectedDrops. Measures are a policy lab's.
 
-import { isTwinpathError } from '../errors.js';
 import { DROP_POLICY } from '../datapath/flow.js';
-import { Replayer, type PacketResult } from '../datapath/replay.js';
+import type { PacketResult } from '../datapath/replay.js';
 import { dropReasonText } from '../flows/build.js';
 import { l7CompactLine, type L7Flow } from '../l7/flow.js';
 import { L7Replay } from '../l7/replay.js';
 import { toEthernet } from '../pcap/linktype.js';
-import { readCapture } from '../pcap/reader.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
-import type { Inputs } from '../policy/ast.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
-import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
+import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
+import { compiledNote, LabCheck, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -45,68 +43,37 @@ interface FlowOutcome {
 }
 
 export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
-  const started = Date.now();
   const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
-  const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
-  const done = (): CheckResult => {
-    result.passed = result.tasks.every((t) => t.status === 'pass');
-    result.elapsedMs = Date.now() - started;
-    return result;
-  };
-  let inputs: Inputs;
-  let compiled: CompiledPolicy;
-  let l7: L7Replay;
-  try {
+  const check = new LabCheck(lab, opts.engine);
+  const result = check.result;
+  const loaded = check.load(() => {
     const files = policyFiles(dir, []);
-    inputs = loadFiles([lab.cluster!, ...files]);
-    compiled = compile(inputs);
+    const inputs = loadFiles([lab.cluster!, ...files]);
+    const compiled = compile(inputs);
     // Before any packet: an HTTP rule the proxy would refuse is the learner's error.
-    l7 = new L7Replay({ compiled, inputs });
-    result.notes.push(`compiled ${files.length} policy file${files.length === 1 ? '' : 's'}: ${inputs.policies.length} polic${inputs.policies.length === 1 ? 'y' : 'ies'}, ${compiled.rules.length} rule${compiled.rules.length === 1 ? '' : 's'}`);
-  } catch (e) {
-    if (!isTwinpathError(e)) throw e;
-    const [first, ...rest] = lab.tasks;
-    result.tasks.push({ task: first!, status: 'fail', failure: { expected: 'your files load and compile', got: `${e.message} [${e.code}]`, flows: [] } });
-    for (const t of rest) result.tasks.push({ task: t, status: 'not-checked', reason: 'your files do not load' });
-    return done();
-  }
+    const l7 = new L7Replay({ compiled, inputs });
+    result.notes.push(compiledNote(files.length, inputs.policies.length, compiled.rules.length));
+    return { compiled, l7 };
+  });
+  if (loaded === undefined) return check.done();
+  const { compiled, l7 } = loaded;
 
-  const { packets, requests } = await replay(lab, compiled, opts.engine, l7);
+  const packets: PacketResult[] = [];
+  const requests: L7Flow[] = [];
+  let last = 0n;
+  await replayLabCapture(lab, { compiled, engine: opts.engine }, (record, replayer) => {
+    const r = replayer.packet(record);
+    packets.push(r);
+    const eth = toEthernet(record);
+    requests.push(...l7.packet(r, 'frame' in eth ? eth.frame : undefined).flows);
+    last = r.timeNs;
+  });
+  requests.push(...l7.finish(last).flows);
   result.packets = packets.length;
   const requestCount = requests.filter((f) => f.flow.l7.type === 'REQUEST').length;
   result.notes.push(`the L7 proxy judged ${requestCount} HTTP request${requestCount === 1 ? '' : 's'}`);
-  const judge = new Judge(traffic, packets, requests, compiled);
-  const expectedDrops = new Set<string>();
-  for (const t of lab.tasks) {
-    for (const e of t.expect) if (e.verdict === 'DROPPED') for (const s of selectFlows(e.select, traffic)) expectedDrops.add(s.flow.name);
-    for (const sel of t.mustStayBlocked) for (const s of selectFlows(sel, traffic)) expectedDrops.add(s.flow.name);
-  }
-  for (const task of lab.tasks) {
-    const failure = judge.task(task, expectedDrops);
-    result.tasks.push(failure ? { task, status: 'fail', failure } : { task, status: 'pass' });
-  }
-  return done();
-}
-
-async function replay(lab: Lab, compiled: CompiledPolicy, engine: 'vm' | 'kernel', l7: L7Replay): Promise<{ packets: PacketResult[]; requests: L7Flow[] }> {
-  const capture = capturePath(lab.traffic!);
-  const replayer = await Replayer.open({ compiled, engine });
-  const packets: PacketResult[] = [];
-  const flows: L7Flow[] = [];
-  let last = 0n;
-  try {
-    for await (const record of readCapture(capture)) {
-      const r = replayer.packet(record);
-      packets.push(r);
-      const eth = toEthernet(record);
-      flows.push(...l7.packet(r, 'frame' in eth ? eth.frame : undefined).flows);
-      last = r.timeNs;
-    }
-    flows.push(...l7.finish(last).flows);
-  } finally {
-    replayer.close();
-  }
-  return { packets, requests: flows };
+  check.judge(traffic, new Judge(traffic, packets, requests, compiled));
+  return check.done();
 }
 
 class Judge {

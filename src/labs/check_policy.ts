@@ -8,16 +8,15 @@
 // Files that do not load or compile fail the first task with the error and its position.
 
 import { join } from 'node:path';
-import { isTwinpathError } from '../errors.js';
 import { DROP_POLICY } from '../datapath/flow.js';
-import { Replayer, type PacketResult } from '../datapath/replay.js';
-import { readCapture } from '../pcap/reader.js';
+import type { PacketResult } from '../datapath/replay.js';
 import { loadFiles } from '../policy/load.js';
 import { compile } from '../policy/compile.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
 import { dropReasonText } from '../flows/build.js';
-import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
+import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
 import type { CheckResult, Failure, Measurements, TaskResult } from './result.js';
+import { compiledNote, LabCheck, replayLabCapture } from './check_replay.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
 import { applyLabelFilter, measure, readIdentityLabels } from './identity_labels.js';
@@ -34,30 +33,20 @@ interface Decided {
 }
 
 export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOptions): Promise<CheckResult> {
-  const started = Date.now();
   const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
-  const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
-  const done = (): CheckResult => {
-    result.passed = result.tasks.every((t) => t.status === 'pass');
-    result.elapsedMs = Date.now() - started;
-    return result;
-  };
+  const check = new LabCheck(lab, opts.engine);
+  const result = check.result;
 
   // The learner's files: a YAML or policy error fails the first task with its position.
-  let compiled: CompiledPolicy;
-  try {
+  const compiled = check.load(() => {
     const files = policyFiles(dir, lab.identityLabels ? [lab.identityLabels] : []);
     let inputs = loadFiles([lab.cluster!, ...files]);
     if (lab.identityLabels) inputs = applyLabelFilter(inputs, readIdentityLabels(join(dir, lab.identityLabels)));
-    compiled = compile(inputs);
-    result.notes.push(`compiled ${files.length} policy file${files.length === 1 ? '' : 's'}: ${inputs.policies.length} polic${inputs.policies.length === 1 ? 'y' : 'ies'}, ${compiled.rules.length} rule${compiled.rules.length === 1 ? '' : 's'}`);
-  } catch (e) {
-    if (!isTwinpathError(e)) throw e;
-    const [first, ...rest] = lab.tasks;
-    result.tasks.push({ task: first!, status: 'fail', failure: { expected: 'your files load and compile', got: `${e.message} [${e.code}]`, flows: [] } });
-    for (const t of rest) result.tasks.push({ task: t, status: 'not-checked', reason: 'your files do not load' });
-    return done();
-  }
+    const c = compile(inputs);
+    result.notes.push(compiledNote(files.length, inputs.policies.length, c.rules.length));
+    return c;
+  });
+  if (compiled === undefined) return check.done();
 
   let m: Measurements | undefined;
   if (lab.tasks.some((t) => t.measure)) {
@@ -68,45 +57,20 @@ export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOpt
 
   // A policy map over the limit cannot be loaded: judge the measures, skip the replay.
   const overflow = m !== undefined && m.maxEntries > m.limit;
-  let packets: PacketResult[] = [];
+  const packets: PacketResult[] = [];
   if (!overflow) {
-    packets = await replay(lab, compiled, opts.engine);
+    await replayLabCapture(lab, { compiled, engine: opts.engine }, (record, replayer) => packets.push(replayer.packet(record)));
     result.packets = packets.length;
   }
 
-  const expectedDrops = new Set<string>();
-  for (const t of lab.tasks) {
-    for (const e of t.expect) if (e.verdict === 'DROPPED') for (const s of selectFlows(e.select, traffic)) expectedDrops.add(s.flow.name);
-    for (const sel of t.mustStayBlocked) for (const s of selectFlows(sel, traffic)) expectedDrops.add(s.flow.name);
-  }
-  const judge = new Judge(traffic, packets, compiled);
-  for (const task of lab.tasks) {
+  check.judge(traffic, new Judge(traffic, packets, compiled), (task): TaskResult | undefined => {
     const needsReplay = task.expect.length > 0 || task.mustStayBlocked.length > 0 || task.noUnexpectedDrops;
     const measured = task.measure && m ? judgeMeasure(task, m) : undefined;
-    if (measured) {
-      result.tasks.push({ task, status: 'fail', failure: measured });
-      continue;
-    }
-    if (needsReplay && overflow) {
-      result.tasks.push({ task, status: 'not-checked', reason: 'a policy map is over its limit, so the traffic was not replayed' });
-      continue;
-    }
-    const failure = judge.task(task, expectedDrops);
-    result.tasks.push(failure ? { task, status: 'fail', failure } : { task, status: 'pass' });
-  }
-  return done();
-}
-
-async function replay(lab: Lab, compiled: CompiledPolicy, engine: 'vm' | 'kernel'): Promise<PacketResult[]> {
-  const capture = capturePath(lab.traffic!);
-  const replayer = await Replayer.open({ compiled, engine });
-  const out: PacketResult[] = [];
-  try {
-    for await (const record of readCapture(capture)) out.push(replayer.packet(record));
-  } finally {
-    replayer.close();
-  }
-  return out;
+    if (measured) return { task, status: 'fail', failure: measured };
+    if (needsReplay && overflow) return { task, status: 'not-checked', reason: 'a policy map is over its limit, so the traffic was not replayed' };
+    return undefined;
+  });
+  return check.done();
 }
 
 function judgeMeasure(task: Task, m: Measurements): Failure | undefined {

@@ -15,17 +15,18 @@
 // moved, dnat, revNat per flow; `backends` per task (pods no flow may reach, how many flows move
 // and keep their backend); mustStayBlocked and noUnexpectedDrops as in a policy lab.
 
-import { TwinpathError, isTwinpathError } from '../errors.js';
-import { Replayer, type PacketResult } from '../datapath/replay.js';
+import { TwinpathError } from '../errors.js';
+import type { PacketResult, Replayer } from '../datapath/replay.js';
 import { packetFacts, type PacketFacts } from '../datapath/replay_packet.js';
 import { dropReasonText } from '../flows/build.js';
 import { internetChecksumValid, pseudoHeader } from '../pcap/checksum.js';
-import { readCapture } from '../pcap/reader.js';
+import type { CaptureRecord } from '../pcap/types.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
 import type { Inputs } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
-import { capturePath, type BackendsCheck, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
+import type { BackendsCheck, Expectation, FlowSelector, Lab, Task } from './lab.js';
+import { LabCheck, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -55,44 +56,24 @@ interface FlowFate {
 }
 
 export async function checkServicesLab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
-  const started = Date.now();
   const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
-  const result: CheckResult = { lab, engine: opts.engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
-  const done = (): CheckResult => {
-    result.passed = result.tasks.every((t) => t.status === 'pass');
-    result.elapsedMs = Date.now() - started;
-    return result;
-  };
-  let inputs: Inputs;
-  let compiled: CompiledPolicy;
-  try {
+  const check = new LabCheck(lab, opts.engine);
+  const result = check.result;
+  const loaded = check.load(() => {
     const files = policyFiles(dir, []);
-    inputs = loadFiles([lab.cluster!, ...files]);
-    compiled = compile(inputs);
+    const inputs = loadFiles([lab.cluster!, ...files]);
+    const compiled = compile(inputs);
     const policies = inputs.policies.length > 0 ? `, ${plural(inputs.policies.length, 'policy', 'policies')}` : '';
     result.notes.push(`loaded ${plural(files.length, 'file')}: ${plural(inputs.cluster.services.length, 'Service')}, ${plural(inputs.cluster.endpointSlices.length, 'EndpointSlice')}${policies}`);
-  } catch (e) {
-    if (!isTwinpathError(e)) throw e;
-    const [first, ...rest] = lab.tasks;
-    result.tasks.push({ task: first!, status: 'fail', failure: { expected: 'your files load and compile', got: `${e.message} [${e.code}]`, flows: [] } });
-    for (const t of rest) result.tasks.push({ task: t, status: 'not-checked', reason: 'your files do not load' });
-    return done();
-  }
+    return { inputs, compiled };
+  });
+  if (loaded === undefined) return check.done();
 
-  const { fates, packets, frontends } = await replay(lab, traffic, compiled, inputs, opts.engine);
+  const { fates, packets, frontends } = await replay(lab, traffic, loaded.compiled, loaded.inputs, opts.engine);
   result.packets = packets.length;
   result.notes.push(...frontends);
-  const judge = new Judge(traffic, fates, packets);
-  const expectedDrops = new Set<string>();
-  for (const t of lab.tasks) {
-    for (const e of t.expect) if (e.verdict === 'DROPPED') for (const s of selectFlows(e.select, traffic)) expectedDrops.add(s.flow.name);
-    for (const sel of t.mustStayBlocked) for (const s of selectFlows(sel, traffic)) expectedDrops.add(s.flow.name);
-  }
-  for (const task of lab.tasks) {
-    const failure = judge.task(task, expectedDrops);
-    result.tasks.push(failure ? { task, status: 'fail', failure } : { task, status: 'pass' });
-  }
-  return done();
+  check.judge(traffic, new Judge(traffic, fates, packets));
+  return check.done();
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -100,49 +81,48 @@ function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 async function replay(lab: Lab, traffic: Traffic, compiled: CompiledPolicy, inputs: Inputs, engine: 'vm' | 'kernel') {
-  const replayer = await Replayer.open({ compiled, engine, cluster: inputs.cluster });
   const fates = new Map<string, FlowFate>(traffic.flows.map((f) => [f.name, { flow: f, steps: [], ...(f.replyFrom ? { recorded: f.replyFrom } : {}) }]));
   const packets: PacketResult[] = [];
+  let frontends: string[] = [];
   // Flows whose backend is not the recorded one: their replies come from the backend chosen.
   const moved = new Map<string, { ip: string; port: number }>();
   let substitute: Traffic | undefined;
-  try {
-    for await (const record of readCapture(capturePath(lab.traffic!))) {
-      const planned = traffic.packets[record.index];
-      const fate = planned ? fates.get(planned.flow) : undefined;
-      let data = record.data;
-      if (planned?.direction === 'reply' && fate && moved.has(planned.flow)) {
-        substitute ??= expandTraffic(traffic.spec, { replyFrom: moved });
-        data = substitute.packets[record.index]!.frame;
-      }
-      const r = replayer.packet({ ...record, data });
-      packets.push(r);
-      const inFacts = packetFacts(data);
-      if (!planned || !fate || !inFacts) continue;
-      const step: Step = { n: r.packet, direction: planned.direction, result: r, in: inFacts };
-      const outFacts = r.outcome === 'forwarded' && r.frame ? packetFacts(r.frame) : null;
-      if (outFacts) {
-        step.out = outFacts;
-        const bad = badChecksum(r.frame!, outFacts);
-        if (bad) step.badChecksum = bad;
-      }
-      if ((r.outcome === 'dropped' || r.outcome === 'consequence') && !fate.dropped) fate.dropped = step;
-      fate.steps.push(step);
-      // The first request that left translated names the flow's backend.
-      if (planned.direction === 'request' && !fate.backend && outFacts && outFacts.dst !== inFacts.dst) {
-        const ep = replayer.builder.podByIp(outFacts.dst);
-        fate.backend = { pod: ep ? `${ep.namespace}/${ep.pod}` : `ip:${outFacts.dst}`, ip: outFacts.dst, port: outFacts.dstPort };
-        const f = fate.flow;
-        if (f.replyFrom !== undefined && (outFacts.dst !== f.replyIp || outFacts.dstPort !== f.replyPortNumber)) {
-          moved.set(f.name, { ip: outFacts.dst, port: outFacts.dstPort });
-          substitute = undefined;
-        }
+  const each = (record: CaptureRecord, replayer: Replayer): void => {
+    const planned = traffic.packets[record.index];
+    const fate = planned ? fates.get(planned.flow) : undefined;
+    let data = record.data;
+    if (planned?.direction === 'reply' && fate && moved.has(planned.flow)) {
+      substitute ??= expandTraffic(traffic.spec, { replyFrom: moved });
+      data = substitute.packets[record.index]!.frame;
+    }
+    const r = replayer.packet({ ...record, data });
+    packets.push(r);
+    const inFacts = packetFacts(data);
+    if (!planned || !fate || !inFacts) return;
+    const step: Step = { n: r.packet, direction: planned.direction, result: r, in: inFacts };
+    const outFacts = r.outcome === 'forwarded' && r.frame ? packetFacts(r.frame) : null;
+    if (outFacts) {
+      step.out = outFacts;
+      const bad = badChecksum(r.frame!, outFacts);
+      if (bad) step.badChecksum = bad;
+    }
+    if ((r.outcome === 'dropped' || r.outcome === 'consequence') && !fate.dropped) fate.dropped = step;
+    fate.steps.push(step);
+    // The first request that left translated names the flow's backend.
+    if (planned.direction === 'request' && !fate.backend && outFacts && outFacts.dst !== inFacts.dst) {
+      const ep = replayer.builder.podByIp(outFacts.dst);
+      fate.backend = { pod: ep ? `${ep.namespace}/${ep.pod}` : `ip:${outFacts.dst}`, ip: outFacts.dst, port: outFacts.dstPort };
+      const f = fate.flow;
+      if (f.replyFrom !== undefined && (outFacts.dst !== f.replyIp || outFacts.dstPort !== f.replyPortNumber)) {
+        moved.set(f.name, { ip: outFacts.dst, port: outFacts.dstPort });
+        substitute = undefined;
       }
     }
-    return { fates, packets, frontends: frontendNotes(replayer, traffic) };
-  } finally {
-    replayer.close();
-  }
+  };
+  await replayLabCapture(lab, { compiled, engine, cluster: inputs.cluster }, each, (replayer) => {
+    frontends = frontendNotes(replayer, traffic);
+  });
+  return { fates, packets, frontends };
 }
 
 /** `service shop/cart 10.96.0.40:80/TCP: 2 backends (shop/cart-0, shop/cart-2)` for each
