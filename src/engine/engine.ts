@@ -4,6 +4,7 @@
 // give the same return value, output bytes, context fields and map contents.
 
 import type { ObjectSpec } from '../elf/object.js';
+import type { ExecStep, TraceOf } from '../vm/trace.js';
 
 export type EngineKind = 'vm' | 'kernel';
 
@@ -61,38 +62,17 @@ export interface RunOutput {
 }
 
 /** One executed instruction of a traced run (EngineObject.runTraced), with what it did. */
-export interface TraceRecord {
-  kind: 'alu' | 'load' | 'store' | 'atomic' | 'jump' | 'helper' | 'call' | 'exit' | 'tail_call';
+export interface TraceRecord extends ExecStep {
   /** The program the instruction is in: the one run, or a tail call's target. */
   program: string;
-  /** Its index in that program's instructions (8-byte slots; subprograms follow the program). */
-  insn: number;
-  /** Frames below it: 0 in the program's own function, 1 in a subprogram it called, ... */
-  depth: number;
-  /** The register written (alu, load, fetching atomic; r0 for helper and exit) and its value after. */
-  reg?: number;
-  value?: bigint;
-  /** load, store, atomic: address and size of the access; a store's value is the bytes written. */
-  addr?: number;
-  size?: number;
-  /** jump: taken or not (goto: always). */
-  taken?: boolean;
-  /** helper: its id. */
-  helper?: number;
   /** call: the callee's first instruction. */
   target?: number;
   /** tail_call: the program it went to. */
   tailCall?: string;
 }
 
-export interface RunTrace {
-  /** Oldest first; the last `limit` of the run when it ran more. */
-  records: TraceRecord[];
-  /** Instructions the run executed and recorded in all. */
-  total: number;
-  truncated: boolean;
-  limit: number;
-}
+/** Oldest first; the last `limit` records of the run when it ran more. */
+export type RunTrace = TraceOf<TraceRecord>;
 
 export interface EngineMap {
   readonly name: string;

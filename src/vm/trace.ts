@@ -24,12 +24,12 @@ const KINDS: Record<number, ExecKind> = {
   [K.VM_EXEC_TAIL_CALL]: 'tail_call',
 };
 
-/** One executed instruction. */
-export interface ExecRecord {
+/** What one executed instruction did. The VM names its program by handle (ExecRecord), an
+ * engine by the object's name for it (TraceRecord in src/engine/engine.ts). */
+export interface ExecStep {
   kind: ExecKind;
-  /** Handle of the program the instruction is in (after a tail call, the target's). */
-  program: number;
-  /** Instruction index in 8-byte slots, as the disassembly numbers it. */
+  /** Instruction index in 8-byte slots, as the disassembly numbers it (subprograms follow the
+   * program). */
   insn: number;
   /** Frames below it: 0 in the entry function, 1 in a function it called, ... */
   depth: number;
@@ -45,19 +45,28 @@ export interface ExecRecord {
   taken?: boolean;
   /** helper: the helper's id (bpf_map_lookup_elem is 1). */
   helper?: number;
+}
+
+/** One executed instruction, as the VM records it. */
+export interface ExecRecord extends ExecStep {
+  /** Handle of the program the instruction is in (after a tail call, the target's). */
+  program: number;
   /** call: the callee's first instruction; tail_call: the target program's handle. */
   target?: number;
 }
 
-export interface ExecTrace {
+/** The records of a traced run. */
+export interface TraceOf<R> {
   /** The last `limit` instructions of the run at most, oldest first. */
-  records: ExecRecord[];
+  records: R[];
   /** Instructions the run recorded in all. */
   total: number;
   /** The oldest records were dropped because the run had more than `limit`. */
   truncated: boolean;
   limit: number;
 }
+
+export type ExecTrace = TraceOf<ExecRecord>;
 
 export interface TraceOptions {
   /** Records kept (the last ones of the run); default 65,536. */
