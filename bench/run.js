@@ -3,8 +3,8 @@
 // runs a module's first calls in its baseline tier) and reported with ratios from the same run,
 // since these machines are shared and noisy. Run with `npm run bench`; `npm run bench -- PART...`
 // runs only some of the parts: vm (the VM on its own, the packet program in both engines), compile
-// (policy compilation of a 50,000-pod cluster; `--namespaces N` for a smaller one) and datapath
-// (per-packet cost of policy at 10, 1,000 and 50,000 rules beside a linear rule list), replay
+// (policy compilation of a 50,000-pod cluster; `--namespaces N` for a smaller one), datapath
+// (per-packet cost of policy at 10, 1,000 and 50,000 rules beside a linear rule list) and replay
 // (a 1,000,000-packet capture replayed in both engines, bench/replay.js).
 
 import { spawnSync } from 'node:child_process';
