@@ -114,7 +114,7 @@ function requestView(dp: Datapath, cluster: Cluster, hop: HopRun): LoadBalancing
   const backend = `${be?.pod ?? e.dst} (${hostPort(e.dst, e.dstPort)}, identity ${e.dstIdentity})`;
   view.policyTarget =
     hop.program === PROG_FROM_ENDPOINT
-      ? `policy was evaluated against the backend ${backend}, not the ${frontend.type} ${fe}: the translation comes first, so the client's egress policy looked up the backend's identity and port, and the backend's ingress policy applied`
+      ? `policy was evaluated against the backend ${backend}, not the ${frontend.type} ${fe}: the translation comes first`
       : `policy was evaluated for the backend ${backend}, not the ${frontend.type} ${fe}: the translation comes first, so the backend's ingress policy applied on its own port`;
   return view;
 }
