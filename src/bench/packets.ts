@@ -25,18 +25,6 @@ export function firstPacket(flow: number, to: LinearRule): Uint8Array {
     : tcp({ src: address, dst: to.address, sport, dport: to.port, flags: 'S', seq: 1 });
 }
 
-/** A small seeded generator (mulberry32): the same "random" services on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Where the destination of an Ethernet/IPv4 packet with TCP or UDP is: address and port. */
 export function destinationOf(p: Uint8Array): { address: string; port: number } {
   const ihl = (p[14]! & 0xf) * 4;

@@ -24,7 +24,8 @@ import { LB_MAPS, lbGlobals, lbMapEntries } from '../lb/maps.js';
 import type { LbModel } from '../lb/model.js';
 import { MAX_BENCH_SERVICES, scalingCluster } from './cluster.js';
 import { LINEAR, TC_ACT_OK, TC_ACT_SHOT, encodeLinearRule, kubeServicesRules, u32le, type LinearRule } from './linear.js';
-import { destinationOf, firstPacket, seededRandom } from './packets.js';
+import { destinationOf, firstPacket } from './packets.js';
+import { mulberry32 } from '../util/prng.js';
 import { openTarget, type BenchTarget } from './target.js';
 
 export const LB_OBJECT: string = fileURLToPath(new URL('../../bpf/test/lb/lb.bpf.o', import.meta.url));
@@ -206,7 +207,7 @@ const CHECK_FLOW_BASE = 100_000_000;
  * iptables model cannot run here). Returns how many services were checked.
  */
 export function verifyPaths(paths: Paths, model: LbModel, rules: LinearRule[], seed: number, linear = true): number {
-  const rnd = seededRandom(seed ^ 0x5a5a);
+  const rnd = mulberry32(seed ^ 0x5a5a);
   const picks = [...new Set([0, rules.length >> 1, rules.length - 1, ...Array.from({ length: 5 }, () => Math.floor(rnd() * rules.length))])];
   const frontends = new Map(model.frontends.map((f) => [`${f.address}|${f.port}|${f.protocol === 'UDP' ? 17 : f.protocol === 'SCTP' ? 132 : 6}`, f]));
   const services = new Map(model.services.map((s) => [s.id, s]));
@@ -253,7 +254,7 @@ interface PathPackets {
  * r*4*packets and up, draws from a generator seeded by seed and r.
  */
 export function roundTraffic(rules: LinearRule[], packets: number, r: number, seed: number): { last: PathPackets; random: PathPackets } {
-  const rnd = seededRandom(Math.imul(seed, 0x9e3779b1) ^ r);
+  const rnd = mulberry32(Math.imul(seed, 0x9e3779b1) ^ r);
   const last = rules[rules.length - 1]!;
   const picks = Array.from({ length: packets }, () => rules[Math.floor(rnd() * rules.length)]!);
   let flow = r * 4 * packets;

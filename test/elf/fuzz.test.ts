@@ -5,14 +5,15 @@ import { formatValue } from '../../src/elf/btf.js';
 import { readElf } from '../../src/elf/elf.js';
 import { readObject } from '../../src/elf/object.js';
 import { TwinpathError } from '../../src/errors.js';
-import { load, objectNames, rng, view } from './helpers.js';
+import { load, objectNames, view } from './helpers.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const ROUNDS = 2000;
 
 describe('fuzz', () => {
   it(`${ROUNDS} mutated objects end in a spec or a TwinpathError`, () => {
     const objects = objectNames().map(load);
-    const rand = rng(0x7417);
+    const rand = mulberry32(0x7417);
     const pick = (n: number) => Math.floor(rand() * n);
     const started = Date.now();
     let slowest = 0, errors = 0;

@@ -62,15 +62,3 @@ export function mapFieldOffset(bytes: Uint8Array, mapName: string, field: string
   const arr = btf.types[btf.types[m.type]!.type!]!;
   return btfSec.offset + arr.offset + 12 + 8;
 }
-
-/** Small seeded PRNG (mulberry32), so the fuzz test is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -7,17 +7,7 @@ import type { CiliumEntity, CiliumSelector, LabelSelector, LabelSelectorRequirem
 import { compile, formatCompiled } from '../../src/policy/compile.js';
 import { cnp, csel, datapathAllows, inputs, node, np, ns, pod, sel, type CRuleSpec, type Endpoint, type PeerSpec, type PortSpec } from './compile_helpers.js';
 import { Reference } from './reference.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/util/prng.js';
 
 const WORLD = ['10.0.0.200', '10.0.0.3', '10.0.1.200', '172.16.5.5', '8.8.8.8', 'fd00::200', '2001:db8::1'];
 const CIDRS: Array<[string, string[]]> = [
@@ -161,7 +151,7 @@ describe('compiled entries agree with the reference evaluator', () => {
     let checked = 0;
     let allowedCount = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const inp = generate(rng(seed));
+      const inp = generate(mulberry32(seed));
       const compiled = compile(inp);
       const ref = new Reference(inp);
       const ends: Endpoint[] = [

@@ -8,17 +8,7 @@ import { TwinpathError } from '../../src/errors.js';
 import { loadDataFile } from '../helpers/datafiles.js';
 import { conformanceFiles } from '../helpers/conformance.js';
 import { CONFORMANCE_DIR, requireShared } from '../helpers/paths.js';
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/util/prng.js';
 
 function runSafely(vm: Vm, code: Uint8Array, memory: Uint8Array): 'ok' | 'error' {
   try {
@@ -39,7 +29,7 @@ describe('VM robustness', () => {
   const vm = new Vm();
 
   it('survives 20,000 random programs', () => {
-    const r = rng(1);
+    const r = mulberry32(1);
     const counts = { ok: 0, error: 0 };
     for (let k = 0; k < 20000; k++) {
       const n = 1 + Math.floor(r() * 12);
@@ -61,7 +51,7 @@ describe('VM robustness', () => {
   });
 
   it.skipIf(!requireShared(CONFORMANCE_DIR))('survives byte flips of every conformance program', () => {
-    const r = rng(2);
+    const r = mulberry32(2);
     let runs = 0;
     for (const f of conformanceFiles()) {
       const { test, code } = loadDataFile(join(CONFORMANCE_DIR, f));
