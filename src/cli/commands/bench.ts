@@ -7,6 +7,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CommandRegistrar } from '../main.js';
+import { engineOption } from '../options.js';
 import { TwinpathError } from '../../errors.js';
 import { DEFAULT_SIZES, benchScaling, checkScalingOptions } from '../../bench/scaling.js';
 import { scalingFooter, scalingHeading, scalingRow } from '../../bench/format.js';
@@ -21,9 +22,7 @@ export const registerBench: CommandRegistrar = (y, ctx) =>
         'scaling',
         'per-packet cost of eBPF map lookups vs an iptables rule list as services grow',
         (a) =>
-          a
-            .option('services', { type: 'string', array: true, default: [DEFAULT_SIZES.join(',')], describe: 'service counts: 10,100,1000 or repeated' })
-            .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
+          engineOption(a.option('services', { type: 'string', array: true, default: [DEFAULT_SIZES.join(',')], describe: 'service counts: 10,100,1000 or repeated' }))
             .option('packets', { type: 'number', default: 100, describe: 'packets per round and path' })
             .option('rounds', { type: 'number', default: 5, describe: 'timed rounds (after two warm-up rounds); the median is reported' })
             .option('svg', { type: 'string', describe: 'write the chart to this SVG file' })

@@ -11,12 +11,12 @@
 
 import type { Argv } from 'yargs';
 import type { CommandRegistrar } from '../main.js';
+import { flowFilterOf, flowOptions, flowRenderOf } from '../options.js';
 import { TwinpathError } from '../../errors.js';
 import { loadFiles } from '../../policy/load.js';
 import { compile } from '../../policy/compile.js';
 import { openSandbox } from '../../sandbox/sandbox.js';
-import { compileFilter, type FilterSpec } from '../../flows/filter.js';
-import { flowJsonLine, TIME_FORMATS, type TimeFormat } from '../../flows/hubble.js';
+import { flowJsonLine } from '../../flows/hubble.js';
 import { compactLine, TableWriter } from '../../flows/render.js';
 import {
   attachNode, attachSandbox, checkNodeName, defaultNodeName, detachNode, listNodeStates, localEndpoints, nodeStatus, pinDirOf,
@@ -182,28 +182,18 @@ export const registerNode: CommandRegistrar = (y, ctx) =>
         'observe [names..]',
         'print flows read live from the attachments\' ring buffers, as replay prints them',
         (a) =>
-          a
-            .positional('names', { type: 'string', array: true, describe: 'attachment names (default: this host name)' })
-            .option('sandbox', { type: 'string', describe: 'every node attachment of this sandbox' })
-            .option('output', { alias: 'o', choices: ['compact', 'json', 'table'] as const, default: 'compact' as const, describe: 'output format' })
-            .option('verdict', { type: 'string', array: true, describe: 'show flows with this verdict (FORWARDED, DROPPED)' })
-            .option('from-pod', { type: 'string', array: true, describe: 'show flows from pods [namespace/]name-prefix' })
-            .option('to-pod', { type: 'string', array: true, describe: 'show flows to pods [namespace/]name-prefix' })
-            .option('namespace', { type: 'string', array: true, describe: 'show flows from or to this namespace' })
-            .option('port', { type: 'string', array: true, describe: 'show flows with this source or destination port' })
-            .option('protocol', { type: 'string', array: true, describe: 'show flows of this protocol (tcp, udp, sctp, icmp, icmpv4, icmpv6)' })
-            .option('drop-reason', { type: 'string', array: true, describe: 'show drops for this reason (POLICY_DENIED, 133, "Policy denied")' })
-            .option('time-format', { choices: TIME_FORMATS, default: 'StampMilli' as TimeFormat, describe: 'how times are printed (always UTC)' })
-            .option('print-node-name', { type: 'boolean', default: false, describe: 'print the node that observed each flow' })
+          flowOptions(
+            a
+              .positional('names', { type: 'string', array: true, describe: 'attachment names (default: this host name)' })
+              .option('sandbox', { type: 'string', describe: 'every node attachment of this sandbox' })
+              .option('output', { alias: 'o', choices: ['compact', 'json', 'table'] as const, default: 'compact' as const, describe: 'output format' }),
+          )
             .option('count', { type: 'number', describe: 'stop after this many flows' })
             .option('timeout', { type: 'number', describe: 'stop after this many seconds' }),
         async (args) => {
           const names = args.sandbox !== undefined ? targets(undefined, args.sandbox) : (args.names as string[] | undefined)?.length ? (args.names as string[]).map(checkNodeName) : targets(undefined, undefined);
-          const filter = compileFilter({
-            verdict: args.verdict, fromPod: args['from-pod'], toPod: args['to-pod'], namespace: args.namespace,
-            port: args.port, protocol: args.protocol, dropReason: args['drop-reason'],
-          } satisfies FilterSpec);
-          const render = { timeFormat: args['time-format'], nodeName: args['print-node-name'] };
+          const filter = flowFilterOf(args);
+          const render = flowRenderOf(args);
           const table = args.output === 'table' ? new TableWriter((t) => ctx.io.out(t), render) : undefined;
           const abort = new AbortController();
           const onSigint = (): void => abort.abort();

@@ -3,19 +3,15 @@
 // it, or as the JSON of src/policy/model.ts. Also home of the cluster + policy loading that
 // probe and reachability share, so all three read their inputs the same way.
 
-import type { Argv } from 'yargs';
 import type { CommandRegistrar } from '../main.js';
+import { inputOptions } from '../options.js';
 import { loadFiles } from '../../policy/load.js';
 import { compile } from '../../policy/compile.js';
 import { formatCompiled } from '../../policy/format.js';
 import type { CompiledPolicy } from '../../policy/model.js';
 
-/** The --cluster and --policy options (files or directories, each repeatable). */
-export function inputOptions<T>(a: Argv<T>) {
-  return a
-    .option('cluster', { type: 'string', array: true, demandOption: true, describe: 'cluster objects (Namespaces, Pods, Nodes...): YAML or JSON files or directories' })
-    .option('policy', { type: 'string', array: true, default: [] as string[], describe: 'NetworkPolicy / CiliumNetworkPolicy files or directories' });
-}
+// Where explain takes --cluster and --policy from; the definition is in ../options.ts.
+export { inputOptions };
 
 /** Loads every file (cluster first, then policies: each may hold any kind) and compiles. */
 export function loadCompiled(cluster: string[], policy: string[]): CompiledPolicy {

@@ -7,20 +7,21 @@ import type { CommandRegistrar } from '../main.js';
 import { TwinpathError } from '../../errors.js';
 import { PROBE_PROTOCOLS, type ProbeProtocol } from '../../datapath/probe.js';
 import { formatReachability, reachability } from '../../datapath/reachability.js';
-import { inputOptions, loadCompiled } from './policy.js';
+import { engineOption, inputOptions } from '../options.js';
+import { loadCompiled } from './policy.js';
 
 export const registerReachability: CommandRegistrar = (y, ctx) =>
   y.command(
     'reachability',
     'the allowed/denied truth table between every pair of pods, per port and protocol',
     (a) =>
-      inputOptions(a)
-        .option('ports', { type: 'string', array: true, default: ['80'], describe: 'ports to probe: 80,81 or repeated' })
-        .option('protocols', { type: 'string', array: true, default: ['TCP'], describe: 'protocols to probe: TCP,UDP,SCTP' })
-        .option('include-host', { type: 'boolean', default: false, describe: 'add the node (of the pod on the other side) as a row and column' })
-        .option('external', { type: 'string', array: true, default: [] as string[], describe: 'addresses outside the cluster to add as rows and columns' })
-        .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
-        .option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' }),
+      engineOption(
+        inputOptions(a)
+          .option('ports', { type: 'string', array: true, default: ['80'], describe: 'ports to probe: 80,81 or repeated' })
+          .option('protocols', { type: 'string', array: true, default: ['TCP'], describe: 'protocols to probe: TCP,UDP,SCTP' })
+          .option('include-host', { type: 'boolean', default: false, describe: 'add the node (of the pod on the other side) as a row and column' })
+          .option('external', { type: 'string', array: true, default: [] as string[], describe: 'addresses outside the cluster to add as rows and columns' }),
+      ).option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' }),
     async (args) => {
       const ports = listOption(args.ports, '--ports').map((p) => parsePort(p));
       const protocols = listOption(args.protocols, '--protocols').map((p) => parseProtocol(p));

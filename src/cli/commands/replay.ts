@@ -4,6 +4,12 @@
 // summary at the end, and pcapng files of the dropped and forwarded packets whose comments say
 // why (Wireshark shows them as packet comments). Streams: one packet in memory at a time, output
 // written as it goes, so a capture of any size replays in constant memory.
+//
+// When some policy-map entry redirects to a proxy (a rule with HTTP parts), the proxy's part is
+// played too (src/l7/replay.ts): each forwarded packet goes on to the L7 stage, whose HTTP
+// request and response flows follow the packet's L3/L4 flows in every output format, pass the
+// same filters and are counted in the summary. Without such an entry there is no L7 stage, so
+// TCP payloads are never parsed for nothing.
 
 import { statSync } from 'node:fs';
 import type { CommandRegistrar } from '../main.js';
@@ -12,15 +18,20 @@ import { TwinpathError } from '../../errors.js';
 import { Replayer, type PacketResult } from '../../datapath/replay.js';
 import { readCapture } from '../../pcap/reader.js';
 import { PcapngWriter } from '../../pcap/writer.js';
-import { compileFilter, type FilterSpec } from '../../flows/filter.js';
-import { flowJsonLine, TIME_FORMATS, type TimeFormat } from '../../flows/hubble.js';
+import { compileFilter, type FlowFilter } from '../../flows/filter.js';
+import { flowJsonLine } from '../../flows/hubble.js';
+import { l7CompactLine, l7JsonLine } from '../../l7/flow.js';
+import { L7Replay } from '../../l7/replay.js';
+import type { L7Output } from '../../l7/stage.js';
+import { toEthernet } from '../../pcap/linktype.js';
 import { compactLine, TableWriter, type RenderOptions } from '../../flows/render.js';
 import { ReplaySummary } from '../../flows/summary.js';
 import { dropReasonText } from '../../flows/build.js';
-import { inputOptions } from './policy.js';
+import { engineOption, flowFilterOf, flowOptions, flowRenderOf, inputOptions } from '../options.js';
 import { loadFiles } from '../../policy/load.js';
 import { compile } from '../../policy/compile.js';
-import type { Cluster } from '../../policy/ast.js';
+import type { Cluster, Policy } from '../../policy/ast.js';
+import type { CompiledPolicy } from '../../policy/model.js';
 
 /** Captures larger than this get a progress bar (when standard error is a terminal). */
 export const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
@@ -31,27 +42,16 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
     'replay <capture>',
     'replay a capture through the datapath programs and print the flows, as hubble observe does',
     (a) =>
-      inputOptions(a)
-        .positional('capture', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
-        .option('engine', { choices: ['vm', 'kernel'] as const, default: 'vm' as const, describe: 'where the programs run' })
-        .option('output', { alias: 'o', choices: ['compact', 'json', 'table', 'summary'] as const, default: 'compact' as const, describe: 'output format (summary: the summary alone)' })
-        .option('verdict', { type: 'string', array: true, describe: 'show flows with this verdict (FORWARDED, DROPPED)' })
-        .option('from-pod', { type: 'string', array: true, describe: 'show flows from pods [namespace/]name-prefix' })
-        .option('to-pod', { type: 'string', array: true, describe: 'show flows to pods [namespace/]name-prefix' })
-        .option('namespace', { type: 'string', array: true, describe: 'show flows from or to this namespace' })
-        .option('port', { type: 'string', array: true, describe: 'show flows with this source or destination port' })
-        .option('protocol', { type: 'string', array: true, describe: 'show flows of this protocol (tcp, udp, sctp, icmp, icmpv4, icmpv6)' })
-        .option('drop-reason', { type: 'string', array: true, describe: 'show drops for this reason (POLICY_DENIED, 133, "Policy denied")' })
+      flowOptions(
+        engineOption(inputOptions(a).positional('capture', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' }))
+          .option('output', { alias: 'o', choices: ['compact', 'json', 'table', 'summary'] as const, default: 'compact' as const, describe: 'output format (summary: the summary alone)' }),
+      )
         .option('write-dropped', { type: 'string', describe: 'write the dropped packets to this pcapng file, verdict and reason in each comment' })
         .option('write-forwarded', { type: 'string', describe: 'write the forwarded packets (as they left the datapath) to this pcapng file' })
-        .option('time-format', { choices: TIME_FORMATS, default: 'StampMilli' as TimeFormat, describe: 'how times are printed (always UTC)' })
-        .option('print-node-name', { type: 'boolean', default: false, describe: 'print the node that observed each flow' })
+        .option('type', { alias: 't', type: 'string', array: true, describe: 'show flows of this type (trace, trace:to-endpoint, trace:from-endpoint, trace:from-network, drop, policy-verdict, l7)' })
         .option('summary', { type: 'boolean', default: true, describe: 'print a summary at the end (to standard error with -o json)' }),
     async (args) => {
-      const filter = compileFilter({
-        verdict: args.verdict, fromPod: args['from-pod'], toPod: args['to-pod'], namespace: args.namespace,
-        port: args.port, protocol: args.protocol, dropReason: args['drop-reason'],
-      } satisfies FilterSpec);
+      const filter = bothFilters(flowFilterOf(args), compileFilter({ type: args.type }));
       const inputs = loadFiles([...args.cluster, ...args.policy]);
       const compiled = compile(inputs);
       await replay(ctx.io, {
@@ -59,12 +59,13 @@ export const registerReplay: CommandRegistrar = (y, ctx) =>
         engine: args.engine,
         output: args.output,
         filter,
-        render: { timeFormat: args['time-format'], nodeName: args['print-node-name'] },
+        render: flowRenderOf(args),
         summary: args.summary,
         ...(args['write-dropped'] === undefined ? {} : { writeDropped: args['write-dropped'] }),
         ...(args['write-forwarded'] === undefined ? {} : { writeForwarded: args['write-forwarded'] }),
         compiled,
         cluster: inputs.cluster,
+        inputs,
       });
     },
   );
@@ -74,9 +75,12 @@ export interface ReplayCommandOptions {
   compiled: Parameters<typeof Replayer.open>[0]['compiled'];
   /** The cluster the policy was compiled from: its Services are load balanced. */
   cluster?: Cluster;
+  /** The parsed inputs the policy was compiled from: the L7 stage reads their HTTP rules.
+   * Without them no L7 flows are made. */
+  inputs?: { policies: Policy[]; cluster: Cluster };
   engine: 'vm' | 'kernel';
   output: 'compact' | 'json' | 'table' | 'summary';
-  filter: ReturnType<typeof compileFilter>;
+  filter: FlowFilter;
   render: RenderOptions;
   summary: boolean;
   writeDropped?: string;
@@ -89,6 +93,20 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
   const summary = new ReplaySummary();
   const table = o.output === 'table' ? new TableWriter((t) => out.write(t), o.render) : undefined;
   const progress = Progress.forFile(io, o.capture);
+  // Before anything runs: an HTTP rule the proxy would refuse is an error at its source.
+  const l7 = l7Stage(o.compiled, o.inputs);
+  if (l7) summary.expectL7();
+  const showL7 = (l7out: L7Output) => {
+    for (const n of l7out.notices) summary.addL7Notice(n);
+    for (const f of l7out.flows) {
+      if (!o.filter(f)) continue;
+      summary.addL7Flow(f);
+      if (table) table.writeL7(f);
+      else if (o.output === 'json') out.write(`${l7JsonLine(f)}\n`);
+      else if (o.output === 'compact') out.write(l7CompactLine(f, o.render));
+    }
+  };
+  let lastTimeNs = 0n;
   const replayer = await Replayer.open({ compiled: o.compiled, engine: o.engine, ...(o.cluster === undefined ? {} : { cluster: o.cluster }) });
   const dropped = o.writeDropped === undefined ? undefined : openWriter(o.writeDropped);
   const forwarded = o.writeForwarded === undefined ? undefined : openWriter(o.writeForwarded);
@@ -103,11 +121,18 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
         else if (o.output === 'json') out.write(`${flowJsonLine(f)}\n`);
         else if (o.output === 'compact') out.write(compactLine(f, o.render));
       }
+      if (l7) {
+        // Answers reach the stage as the server sent them (before reverse NAT): the captured frame.
+        const eth = r.outcome === 'forwarded' ? toEthernet(record) : undefined;
+        showL7(l7.packet(r, eth && 'frame' in eth ? eth.frame : undefined));
+        lastTimeNs = r.timeNs;
+      }
       const writer = r.outcome === 'forwarded' ? forwarded : r.outcome === 'dropped' || r.outcome === 'consequence' ? dropped : undefined;
       if (writer && r.frame) await writer.write({ timestampNs: r.timeNs, data: r.frame, linkType: r.linkType ?? 1, comment: packetComment(r) });
       await out.drain();
       progress?.advance(record.capturedLength);
     }
+    if (l7) showL7(l7.finish(lastTimeNs));
     table?.end();
     await out.drain(true);
     progress?.done();
@@ -124,6 +149,16 @@ export async function replay(io: Io, o: ReplayCommandOptions): Promise<void> {
     replayer.close();
     await closeAll([dropped, forwarded]);
   }
+}
+
+/** The L7 stage, when some entry of the compiled policy redirects to a proxy. */
+function l7Stage(compiled: CompiledPolicy, inputs: ReplayCommandOptions['inputs']): L7Replay | undefined {
+  if (!inputs || !compiled.entries.some((e) => e.proxyPort !== 0)) return undefined;
+  return new L7Replay({ compiled, inputs });
+}
+
+function bothFilters(a: FlowFilter, b: FlowFilter): FlowFilter {
+  return (f) => a(f) && b(f);
 }
 
 function openWriter(path: string): PcapngWriter {
