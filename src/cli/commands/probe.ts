@@ -18,7 +18,7 @@ import type { CommandRegistrar } from '../main.js';
 import { TwinpathError, type ErrorLocation } from '../../errors.js';
 import { httpProblem, type ProbeHttp } from '../../l7/probe.js';
 import { PROBE_PROTOCOLS, runProbes, type ProbeLocator, type ProbeResult, type ProbeSpec } from '../../datapath/probe.js';
-import { inputOptions } from './policy.js';
+import { inputOptions } from '../options.js';
 import { loadFiles } from '../../policy/load.js';
 import { compile } from '../../policy/compile.js';
 import { liveProbes } from '../../node/live.js';
