@@ -11,65 +11,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { KernelObject, numPossibleCpus, type KernelMap } from '../../../src/kernel/index.js';
-import { isKernelError } from '../../../src/kernel/error.js';
 import { Vm } from '../../../src/vm/vm.js';
-import { createVmMap, isVmMapError, type VmMap, type VmMapSpec } from '../../../src/vm/maps.js';
+import { createVmMap, type VmMap, type VmMapSpec } from '../../../src/vm/maps.js';
 import { describeKernel, sh, shQuiet } from '../../helpers/kernel.js';
 import { ROOT } from '../../helpers/paths.js';
 import { lpmKey, u32, u64 } from './util.js';
+import { hex, kernelEntries, lookupOutcome, outcome, rng, vmEntries } from './differential.js';
 
 const OBJECT = join(ROOT, 'bpf', 'test', 'maps', 'maps.bpf.o');
-
-/** A small deterministic PRNG (xorshift32), so a failure replays. */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
-
-const hex = (b: Uint8Array | undefined | null) => (b ? Buffer.from(b).toString('hex') : 'none');
-
-/** An operation's outcome as text: its value, 'ok', or the errno name. */
-function outcome(fn: () => Uint8Array | Uint8Array[] | undefined | null | void): string {
-  try {
-    const r = fn();
-    // A per-CPU value from the kernel: CPU 0's, the one this process is pinned to.
-    return r === undefined ? 'ok' : hex(Array.isArray(r) ? r[0] : r);
-  } catch (e) {
-    if (isKernelError(e) || isVmMapError(e)) return (e as { errnoName: string }).errnoName;
-    throw e;
-  }
-}
-
-function lookupOutcome(fn: () => Uint8Array | Uint8Array[] | undefined | null): string {
-  const r = outcome(fn);
-  return r === 'ok' ? 'none' : r;
-}
-
-function walk(next: (k?: Uint8Array) => Uint8Array | undefined | null): string[] {
-  const out: string[] = [];
-  for (let k = next(); k; k = next(k)) {
-    out.push(hex(k));
-    if (out.length > 10_000) throw new Error('get_next_key walk does not end');
-  }
-  return out;
-}
-
-function kernelEntries(k: KernelMap): string[] {
-  return walk((key) => k.nextKey(key ?? null)).map((key) => {
-    const v = k.lookup(Buffer.from(key, 'hex'));
-    return `${key}=${hex(Array.isArray(v) ? v[0] : v)}`;
-  });
-}
-function vmEntries(m: VmMap): string[] {
-  return walk((key) => m.nextKey(key)).map((key) => `${key}=${hex(m.lookup(Buffer.from(key, 'hex')))}`);
-}
 
 const FLAGS = ['any', 'noexist', 'exist'] as const;
 

@@ -9,54 +9,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { KernelObject, numPossibleCpus, type KernelMap } from '../../../src/kernel/index.js';
-import { isKernelError } from '../../../src/kernel/error.js';
 import { Vm } from '../../../src/vm/vm.js';
-import { createVmMap, isVmMapError, type VmMap } from '../../../src/vm/maps.js';
+import { createVmMap, type VmMap } from '../../../src/vm/maps.js';
 import { describeKernel, sh, shQuiet, uniqueName } from '../../helpers/kernel.js';
 import { ROOT } from '../../helpers/paths.js';
 import { u32 } from './util.js';
+import { hex, kernelEntries, lookupOutcome, outcome, rng, vmEntries, walk } from './differential.js';
 
 const OBJECT = join(ROOT, 'bpf', 'test', 'progs', 'xdp_redirect.bpf.o');
-
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
-
-const hex = (b: Uint8Array | undefined | null) => (b ? Buffer.from(b).toString('hex') : 'none');
-
-function outcome(fn: () => Uint8Array | Uint8Array[] | undefined | null | void): string {
-  try {
-    const r = fn();
-    return r === undefined || r === null ? 'ok' : hex(Array.isArray(r) ? r[0] : r);
-  } catch (e) {
-    if (isKernelError(e) || isVmMapError(e)) return (e as { errnoName: string }).errnoName;
-    throw e;
-  }
-}
-
-function walk(next: (k?: Uint8Array) => Uint8Array | undefined | null): string[] {
-  const out: string[] = [];
-  for (let k = next(); k; k = next(k)) {
-    out.push(hex(k));
-    if (out.length > 10_000) throw new Error('get_next_key walk does not end');
-  }
-  return out;
-}
-
-function kernelEntries(k: KernelMap): string[] {
-  return walk((key) => k.nextKey(key ?? null)).map((key) => `${key}=${outcome(() => k.lookup(Buffer.from(key, 'hex')) ?? null)}`);
-}
-function vmEntries(m: VmMap): string[] {
-  return walk((key) => m.nextKey(key)).map((key) => `${key}=${outcome(() => m.lookup(Buffer.from(key, 'hex')) ?? null)}`);
-}
 
 const FLAGS = ['any', 'noexist', 'exist', 4] as const;
 
@@ -116,12 +76,12 @@ describeKernel('VM redirect maps against kernel redirect maps', () => {
         b = outcome(() => m.delete(key));
       } else if (op < 9) {
         what = `lookup ${hex(key)}`;
-        a = outcome(() => k.lookup(kb) ?? null);
-        b = outcome(() => m.lookup(key) ?? null);
+        a = lookupOutcome(() => k.lookup(kb));
+        b = lookupOutcome(() => m.lookup(key));
       } else {
         what = `next_key ${hex(key)}`;
-        a = outcome(() => k.nextKey(kb) ?? null);
-        b = outcome(() => m.nextKey(key) ?? null);
+        a = lookupOutcome(() => k.nextKey(kb));
+        b = lookupOutcome(() => m.nextKey(key));
       }
       expect(b, `${name} step ${i}: ${what}`).toBe(a);
       if (i % 50 === 0) expect(vmEntries(m), `${name} contents after step ${i}`).toEqual(kernelEntries(k));
@@ -148,7 +108,7 @@ describeKernel('VM redirect maps against kernel redirect maps', () => {
 
   it('XSKMAP: lookups are refused, deletes of empty slots succeed, walks count up', () => {
     const [k, m] = pair('xsks');
-    expect(outcome(() => m.lookup(u32(0)) ?? null)).toBe(outcome(() => k.lookup(Buffer.from(u32(0))) ?? null));
+    expect(lookupOutcome(() => m.lookup(u32(0)))).toBe(lookupOutcome(() => k.lookup(Buffer.from(u32(0)))));
     for (const key of [0, 1, 5]) expect(outcome(() => m.delete(u32(key)))).toBe(outcome(() => k.delete(Buffer.from(u32(key)))));
     expect(walk((key) => m.nextKey(key))).toEqual(walk((key) => k.nextKey(key ?? null)));
     m.destroy();
