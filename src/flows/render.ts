@@ -8,6 +8,7 @@
 // first rows and then streams (Hubble's table buffers everything; a replay may be millions of
 // flows), so a later, wider cell pushes its row out instead of realigning the table.
 
+import type { L7Flow } from '../l7/flow.js';
 import { RESERVED } from '../policy/model.js';
 import { dropReasonText } from './build.js';
 import { formatTime, MESSAGE_TYPE, POLICY_MATCH_TYPES, type HubbleEndpoint, type HubbleFlow, type ReplayFlow, type TimeFormat } from './hubble.js';
@@ -107,7 +108,20 @@ export class TableWriter {
   write(r: ReplayFlow): void {
     const f = r.flow;
     const [src, dst] = hostNames(f);
-    const row = [formatTime(r.timeNs, this.o.timeFormat), ...(this.o.nodeName ? [f.node_name] : []), src, dst, flowType(f), verdictWord(f), summaryText(r)];
+    this.row([formatTime(r.timeNs, this.o.timeFormat), ...(this.o.nodeName ? [f.node_name] : []), src, dst, flowType(f), verdictWord(f), summaryText(r)]);
+  }
+
+  /** A proxy's L7 flow: TYPE http-request or http-response, as the compact line names it. */
+  writeL7(r: L7Flow): void {
+    const f = r.flow;
+    const src = hostname(f.IP.source, String(f.l4.TCP.source_port), f.source);
+    const dst = hostname(f.IP.destination, String(f.l4.TCP.destination_port), f.destination);
+    const type = f.l7.type === 'REQUEST' ? 'http-request' : 'http-response';
+    const summary = r.twinpath.parse_error === undefined ? f.Summary : `${f.Summary}; ${r.twinpath.parse_error}`;
+    this.row([formatTime(r.timeNs, this.o.timeFormat), ...(this.o.nodeName ? [f.node_name] : []), src, dst, type, f.verdict, summary]);
+  }
+
+  private row(row: string[]): void {
     if (this.widths) {
       this.out(this.line(row));
       return;

@@ -1,10 +1,12 @@
-// The summary at the end of a replay: packets by what became of them, flows by verdict, drops
-// by reason, and the source/destination pairs denied most often. Every counter is bounded: the
+// The summary at the end of a replay: packets by what became of them, flows by verdict (the
+// proxy's L7 flows among them, also counted by kind), drops by reason, the L7 stage's notices,
+// and the source/destination pairs denied most often. Every counter is bounded: the
 // reasons and outcomes are small closed sets, and the denied pairs are kept with the
 // space-saving scheme (a full table gives its least counted slot to a new pair), which keeps
 // the true heavy hitters exact once they lead, in constant memory.
 
 import type { PacketOutcome, PacketResult } from '../datapath/replay.js';
+import type { L7Flow, L7Notice, L7NoticeKind } from '../l7/flow.js';
 import { dropReasonText } from './build.js';
 import { dropReasonDesc, MESSAGE_TYPE, type HubbleEndpoint, type HubbleFlow, type ReplayFlow } from './hubble.js';
 
@@ -23,7 +25,12 @@ const OUTCOMES: Array<[PacketOutcome, string, string]> = [
 
 export interface SummaryJson {
   packets: { total: number } & Record<PacketOutcome, number>;
+  /** Every flow shown, L7 flows included. */
   flows: { total: number; FORWARDED: number; DROPPED: number };
+  /** The L7 flows shown, by kind and verdict (present when the replay had an L7 stage). */
+  l7?: { total: number; 'http-request': { FORWARDED: number; DROPPED: number }; 'http-response': { FORWARDED: number; DROPPED: number } };
+  /** The L7 stage's notices by kind (present when there were any). */
+  l7_notices?: Partial<Record<L7NoticeKind, number>>;
   drop_reasons: Array<{ drop_reason: number; drop_reason_desc: string; description: string; packets: number; flows: number }>;
   top_denied_pairs: Array<{ source: string; destination: string; port: string; packets: number }>;
   /** The pair table was full at some point: counts of pairs other than the leaders may be high. */
@@ -39,6 +46,8 @@ export class ReplaySummary {
   private readonly reasonFlows = new Map<number, number>();
   private readonly pairs = new Map<string, number>();
   private pairsApproximate = false;
+  private l7: SummaryJson['l7'] | undefined;
+  private readonly notices = new Map<L7NoticeKind, number>();
 
   constructor(private readonly pairCapacity = DEFAULT_PAIR_CAPACITY) {}
 
@@ -61,6 +70,25 @@ export class ReplaySummary {
       const reason = f.flow.drop_reason ?? 0;
       this.reasonFlows.set(reason, (this.reasonFlows.get(reason) ?? 0) + 1);
     }
+  }
+
+  /** Says that the replay had an L7 stage: the summary then counts L7 flows, even none. */
+  expectL7(): void {
+    this.l7 ??= { total: 0, 'http-request': { FORWARDED: 0, DROPPED: 0 }, 'http-response': { FORWARDED: 0, DROPPED: 0 } };
+  }
+
+  /** Counts an L7 flow that was shown. */
+  addL7Flow(f: L7Flow): void {
+    this.expectL7();
+    this.flowsTotal++;
+    this.flowVerdicts[f.flow.verdict]++;
+    this.l7!.total++;
+    this.l7![f.flow.l7.type === 'REQUEST' ? 'http-request' : 'http-response'][f.flow.verdict]++;
+  }
+
+  /** Counts a notice of the L7 stage (a gap, an eviction...): not a flow, every one counted. */
+  addL7Notice(n: L7Notice): void {
+    this.notices.set(n.kind, (this.notices.get(n.kind) ?? 0) + 1);
   }
 
   private addPair(key: string): void {
@@ -92,9 +120,13 @@ export class ReplaySummary {
     for (const [o] of OUTCOMES) packets[o] = this.outcomes.get(o) ?? 0;
     const reasons = [...new Set([...this.reasonPackets.keys(), ...this.reasonFlows.keys()])].sort((a, b) => a - b);
     const pairs = [...this.pairs.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, top);
+    const l7 = this.l7 === undefined ? {} : { l7: structuredClone(this.l7) };
+    const notices = this.notices.size === 0 ? {} : { l7_notices: Object.fromEntries([...this.notices].sort((a, b) => (a[0] < b[0] ? -1 : 1))) };
     return {
       packets,
       flows: { total: this.flowsTotal, ...this.flowVerdicts },
+      ...l7,
+      ...notices,
       drop_reasons: reasons.map((r) => ({
         drop_reason: r, drop_reason_desc: dropReasonDesc(r), description: dropReasonText(r), packets: this.reasonPackets.get(r) ?? 0, flows: this.reasonFlows.get(r) ?? 0,
       })),
@@ -113,6 +145,11 @@ export class ReplaySummary {
     const outcomeParts = OUTCOMES.filter(([o]) => j.packets[o] > 0).map(([o, one, many]) => `${j.packets[o]} ${j.packets[o] === 1 ? one : many}`);
     lines.push(`packets: ${j.packets.total}${outcomeParts.length ? ` (${outcomeParts.join(', ')})` : ''}`);
     lines.push(`flows: ${j.flows.total} (${j.flows.FORWARDED} FORWARDED, ${j.flows.DROPPED} DROPPED)`);
+    if (j.l7) {
+      const kinds = (['http-request', 'http-response'] as const).map((k) => `${k}: ${j.l7![k].FORWARDED} FORWARDED, ${j.l7![k].DROPPED} DROPPED`);
+      lines.push(`L7 flows: ${j.l7.total} (${kinds.join('; ')})`);
+    }
+    if (j.l7_notices) lines.push(`L7 notices: ${Object.entries(j.l7_notices).map(([k, n]) => `${n} ${k}`).join(', ')}`);
     if (j.drop_reasons.length > 0) {
       lines.push('drop reasons:');
       const rows = j.drop_reasons.map((r) => [`  ${r.description} (${r.drop_reason}, ${r.drop_reason_desc})`, `${r.packets} packet${r.packets === 1 ? '' : 's'}`, `${r.flows} flow${r.flows === 1 ? '' : 's'}`]);
