@@ -7,33 +7,11 @@
 // (but for a function's first line, which BTF records as its declaration).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { ROOT } from '../helpers/paths.js';
-
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
-
-const GOLDEN = join(ROOT, 'test/golden/disasm');
-const UPDATE = process.env.TWINPATH_UPDATE_GOLDEN === '1';
-
-function golden(name: string, actual: string): void {
-  const path = join(GOLDEN, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(path, actual);
-    console.log(`TWINPATH_UPDATE_GOLDEN=1: wrote test/golden/disasm/${name}`);
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`test/golden/disasm/${name} is missing: run with TWINPATH_UPDATE_GOLDEN=1 and review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
-}
+import { cli } from '../helpers/cli.js';
+import { golden } from '../helpers/golden.js';
 
 function llvmObjdump(): boolean {
   try {
@@ -54,7 +32,7 @@ describe('twinpath disasm --source', () => {
       const r = await cli('disasm', join(ROOT, rel), '-S');
       expect(r.status).toBe(0);
       expect(r.err).toBe('');
-      golden(`${base}.source.txt`, r.out);
+      golden(`disasm/${base}.source.txt`, r.out);
     });
 
     it(`${rel}: without the comments it is the plain listing`, async () => {

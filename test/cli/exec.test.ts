@@ -4,15 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { ROOT } from '../helpers/paths.js';
-
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
+import { cli } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'twinpath-exec-'));
 

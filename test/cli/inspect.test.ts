@@ -3,34 +3,13 @@
 //   TWINPATH_UPDATE_GOLDEN=1 npx vitest run test/cli/inspect.test.ts
 // then review the diff. Without that variable a missing or different file fails the test.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { ROOT } from '../helpers/paths.js';
-
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
-
-const GOLDEN = join(ROOT, 'test/golden/inspect');
-const UPDATE = process.env.TWINPATH_UPDATE_GOLDEN === '1';
-
-function golden(name: string, actual: string): void {
-  const path = join(GOLDEN, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(path, actual);
-    console.log(`TWINPATH_UPDATE_GOLDEN=1: wrote test/golden/inspect/${name}`);
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`test/golden/inspect/${name} is missing: run with TWINPATH_UPDATE_GOLDEN=1 and review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
-}
+import { cli } from '../helpers/cli.js';
+import { golden } from '../helpers/golden.js';
 
 const OBJECTS = ['elf/globals', 'elf/maps', 'elf/btf_kinds', 'kernel/tc_mark', 'kernel/xdp_grow'];
 
@@ -41,11 +20,11 @@ describe('twinpath inspect', () => {
       const text = await cli('inspect', join(ROOT, 'bpf/test', `${rel}.bpf.o`));
       expect(text.status).toBe(0);
       expect(text.err).toBe('');
-      golden(`${base}.bpf.txt`, text.out);
+      golden(`inspect/${base}.bpf.txt`, text.out);
       const json = await cli('inspect', join(ROOT, 'bpf/test', `${rel}.bpf.o`), '--json');
       expect(json.status).toBe(0);
       JSON.parse(json.out);
-      golden(`${base}.bpf.json`, json.out);
+      golden(`inspect/${base}.bpf.json`, json.out);
     });
   }
 

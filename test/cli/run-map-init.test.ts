@@ -7,15 +7,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { readObject, type ObjectSpec } from '../../src/elf/object.js';
 import { vmEngine } from '../../src/engine/vm.js';
 import { applyMapInit, parseMapInit } from '../../src/engine/map_init.js';
 import { maskMaps, maskRun, parseIgnore } from '../../src/engine/ignore.js';
-import { TwinpathError } from '../../src/errors.js';
 import { readFileSync } from 'node:fs';
 import { ROOT } from '../helpers/paths.js';
+import { cli } from '../helpers/cli.js';
+import { thrown } from '../helpers/errors.js';
 
 const progs = join(ROOT, 'bpf', 'test', 'progs');
 const caps = join(ROOT, 'captures', 'test');
@@ -24,22 +23,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'tp-mapinit-'));
 function spec(name: string): { bytes: Uint8Array; spec: ObjectSpec } {
   const bytes = new Uint8Array(readFileSync(join(progs, name)));
   return { bytes, spec: readObject(bytes, name) };
-}
-
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
-
-function errorOf(fn: () => unknown): TwinpathError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TwinpathError) return e;
-    throw e;
-  }
-  throw new Error('no error');
 }
 
 describe('map-init files', () => {
@@ -70,11 +53,11 @@ describe('map-init files', () => {
       [{ ipcache_v4: [{ key: { prefixlen: 8 }, value: 1.5 }] }, '$.ipcache_v4[0].value'],
     ];
     for (const [json, path] of cases) {
-      const e = errorOf(() => parseMapInit(JSON.stringify(json), 'bad.json', ipcache.spec));
+      const e = thrown(() => parseMapInit(JSON.stringify(json), 'bad.json', ipcache.spec));
       expect(e.code).toBe('MAP_INIT_BAD');
       expect(e.location).toEqual(expect.objectContaining({ file: 'bad.json', path }));
     }
-    expect(errorOf(() => parseMapInit('{', 'bad.json', ipcache.spec)).location.path).toBe('$');
+    expect(thrown(() => parseMapInit('{', 'bad.json', ipcache.spec)).location.path).toBe('$');
   });
 
   it('fills prog arrays and maps of maps by name, and pushes into queues', () => {
@@ -85,7 +68,7 @@ describe('map-init files', () => {
     expect(o.map('jump_table').entries().length).toBe(2);
     expect(o.map('per_port').entries().length).toBe(1);
     o.close();
-    const bad = errorOf(() => parseMapInit(JSON.stringify({ jump_table: [{ key: 0, value: 1 }] }), 'x.json', tail.spec));
+    const bad = thrown(() => parseMapInit(JSON.stringify({ jump_table: [{ key: 0, value: 1 }] }), 'x.json', tail.spec));
     expect(bad.location.path).toBe('$.jump_table[0].value');
     const q = parseMapInit(JSON.stringify({ seen_queue: [{ value: 7 }, { value: 8 }] }), 'q.json', ipcache.spec);
     const oi = vmEngine.open(ipcache);
@@ -98,7 +81,7 @@ describe('map-init files', () => {
     const xr = spec('xdp_redirect.bpf.o');
     const init = parseMapInit(JSON.stringify({ tx_ports: [{ key: 1, value: 1 }, { key: 5, value: 1 }] }), 'r.json', xr.spec);
     const o = vmEngine.open(xr);
-    const e = errorOf(() => applyMapInit(o, init));
+    const e = thrown(() => applyMapInit(o, init));
     o.close();
     expect(e.code).toBe('MAP_INIT_BAD');
     expect(e.location).toEqual(expect.objectContaining({ file: 'r.json', path: '$.tx_ports[1]' }));
@@ -116,7 +99,7 @@ describe('ignore specs', () => {
     expect(parseIgnore('ctx:hash', clock.spec)).toEqual({ kind: 'ctx', field: 'hash' });
     expect(parseIgnore('redirect', clock.spec)).toBeUndefined();
     for (const bad of ['global:nope', 'map:nope', 'map:samples:x:1', 'events:a:b:c:d', 'what', 'ctx:']) {
-      expect(errorOf(() => parseIgnore(bad, clock.spec)).code).toBe('USAGE');
+      expect(thrown(() => parseIgnore(bad, clock.spec)).code).toBe('USAGE');
     }
   });
 

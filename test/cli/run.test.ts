@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { Engine, EngineObject } from '../../src/engine/engine.js';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { build, encodePcap, encodePcapng, LINKTYPE_ETHERNET } from '../../src/pcap/index.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { ROOT } from '../helpers/paths.js';
+import { cli } from '../helpers/cli.js';
 
 // --engine both needs a VM engine. Until src/engine/vm.ts exists (and besides it), a test can
 // stand a tampering kernel engine in for the VM, to see every kind of difference reported.
@@ -49,12 +48,6 @@ async function tamperingEngine(): Promise<Engine> {
   };
 }
 
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
-
 const tmp = mkdtempSync(join(tmpdir(), 'twinpath-run-'));
 const obj = (rel: string) => join(ROOT, 'bpf/test', `${rel}.bpf.o`);
 const TC = obj('kernel/tc_mark');
@@ -75,7 +68,6 @@ async function writeCapture(name: string, bytes: Uint8Array): Promise<string> {
 }
 
 const pcap = () => encodePcap(PACKETS.map((data, i) => ({ data, timestampNs: 1_000_000_000n * BigInt(i + 1) })), { linkType: LINKTYPE_ETHERNET });
-
 
 describe('twinpath run: usage errors (no engine needed)', () => {
   it('needs exactly one of --pcap and --packet', async () => {

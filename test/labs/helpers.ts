@@ -3,21 +3,17 @@
 //   TWINPATH_UPDATE_GOLDEN=1 npx vitest run test/labs/golden.test.ts
 // Without that variable a missing or different file fails the test.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterAll, expect } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { golden as sharedGolden } from '../helpers/golden.js';
 import { ROOT } from '../helpers/paths.js';
 
 export const LABS = join(ROOT, 'labs');
 
-export async function cli(...args: string[]): Promise<{ status: number; out: string; err: string }> {
-  const io = bufferIo();
-  const status = await main(args, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
+export { cli };
 
 const made: string[] = [];
 afterAll(() => {
@@ -46,12 +42,5 @@ export async function started(n: number | string): Promise<string> {
 
 /** Compares with test/golden/labs/REL (or writes it under TWINPATH_UPDATE_GOLDEN=1). */
 export function golden(rel: string, actual: string): void {
-  const path = join(ROOT, 'test/golden/labs', rel);
-  if (process.env.TWINPATH_UPDATE_GOLDEN === '1') {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`test/golden/labs/${rel} is missing: run with TWINPATH_UPDATE_GOLDEN=1 and review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
+  sharedGolden(`labs/${rel}`, actual);
 }

@@ -6,18 +6,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { sandboxDown } from '../../src/sandbox/index.js';
 import { describeRoot, uniqueSandboxName } from './helpers.js';
+import { cli } from '../helpers/cli.js';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'two-nodes.yaml');
-
-async function cli(...argv: string[]) {
-  const io = bufferIo();
-  const status = await main(argv, io);
-  return { status, out: io.stdout(), err: io.stderr() };
-}
 
 describeRoot('twinpath sandbox', () => {
   const name = uniqueSandboxName();
