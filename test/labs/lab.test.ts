@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { findLab, labDirs, listLabs } from '../../src/labs/catalog.js';
 import { loadLab } from '../../src/labs/lab.js';
-import { TwinpathError } from '../../src/errors.js';
 import { LABS, scratch } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 /** A copy of lab 1 (or of the lab `name`, when it exists) under a scratch labs/ directory, with
  * lab.yaml replaced by `text`. */
@@ -23,16 +23,6 @@ function variant(text: string, name = '01-star-wars'): string {
 const LAB1 = readFileSync(join(LABS, '01-star-wars', 'lab.yaml'), 'utf8');
 const LAB8 = readFileSync(join(LABS, '08-service-load-balancing', 'lab.yaml'), 'utf8');
 const LAB9 = readFileSync(join(LABS, '09-iptables-vs-maps', 'lab.yaml'), 'utf8');
-
-function refusal(fn: () => unknown): TwinpathError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TwinpathError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinpathError');
-}
 
 describe('the committed labs', () => {
   test('all load, in number order, with their tasks and hints', () => {
@@ -52,7 +42,7 @@ describe('the committed labs', () => {
     expect(findLab('10-xdp-drop-port').kind).toBe('xdp');
     expect(findLab('8').kind).toBe('services');
     expect(findLab('iptables-vs-maps').kind).toBe('bench');
-    const e = refusal(() => findLab('11'));
+    const e = thrown(() => findLab('11'));
     expect(e.code).toBe('LAB_NOT_FOUND');
     expect(e.detail).toContain('01-star-wars');
   });
@@ -60,23 +50,23 @@ describe('the committed labs', () => {
 
 describe('bad lab.yaml', () => {
   test('an unknown field, at its position', () => {
-    const e = refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nengine: [vm]'))));
+    const e = thrown(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nengine: [vm]'))));
     expect(e.code).toBe('LAB_BAD_FILE');
     expect(e.location).toMatchObject({ path: 'engine', line: 5, column: 1 });
     expect(e.location.file).toMatch(/01-star-wars\/lab\.yaml$/);
   });
 
   test('a typo inside a task expectation names the task and the expectation', () => {
-    const e = refusal(() => loadLab(variant(LAB1.replace('        dropReason: POLICY_DENIED', '        dropreason: POLICY_DENIED'))));
+    const e = thrown(() => loadLab(variant(LAB1.replace('        dropReason: POLICY_DENIED', '        dropreason: POLICY_DENIED'))));
     expect(e.code).toBe('LAB_BAD_FILE');
     expect(e.location.path).toBe('tasks[0].expect[0].dropreason');
     expect(e.location.line).toBe(19);
   });
 
   test('a drop reason that does not exist, and one without verdict DROPPED', () => {
-    const e = refusal(() => loadLab(variant(LAB1.replace('dropReason: POLICY_DENIED', 'dropReason: POLICY_DENIED_PLEASE'))));
+    const e = thrown(() => loadLab(variant(LAB1.replace('dropReason: POLICY_DENIED', 'dropReason: POLICY_DENIED_PLEASE'))));
     expect(e.location.path).toBe('tasks[0].expect[0].dropReason');
-    const f = refusal(() => loadLab(variant(LAB1.replace('verdict: DROPPED\n        dropReason', 'verdict: FORWARDED\n        dropReason'))));
+    const f = thrown(() => loadLab(variant(LAB1.replace('verdict: DROPPED\n        dropReason', 'verdict: FORWARDED\n        dropReason'))));
     expect(f.detail).toContain('goes with verdict DROPPED');
   });
 
@@ -88,35 +78,35 @@ describe('bad lab.yaml', () => {
 
   test('one hint, or four, is refused', () => {
     const one = LAB1.replace(/hints:\n( {6}- .*\n){3}/, 'hints:\n      - only one\n');
-    expect(refusal(() => loadLab(variant(one))).location.path).toBe('tasks[0].hints');
+    expect(thrown(() => loadLab(variant(one))).location.path).toBe('tasks[0].hints');
   });
 
   test('the directory must match number and slug', () => {
-    const e = refusal(() => loadLab(variant(LAB1, '02-star-wars')));
+    const e = thrown(() => loadLab(variant(LAB1, '02-star-wars')));
     expect(e.location.path).toBe('slug');
     expect(e.detail).toContain('01-star-wars');
   });
 
   test('a missing traffic file, a path out of the lab, a missing capture', () => {
-    expect(refusal(() => loadLab(variant(LAB1.replace('traffic: traffic.json', 'traffic: nowhere.json')))).location.path).toBe('traffic');
-    expect(refusal(() => loadLab(variant(LAB1.replace('cluster: cluster.yaml', 'cluster: ../02-namespace-isolation/cluster.yaml')))).detail).toContain('inside the lab');
+    expect(thrown(() => loadLab(variant(LAB1.replace('traffic: traffic.json', 'traffic: nowhere.json')))).location.path).toBe('traffic');
+    expect(thrown(() => loadLab(variant(LAB1.replace('cluster: cluster.yaml', 'cluster: ../02-namespace-isolation/cluster.yaml')))).detail).toContain('inside the lab');
     const dir = variant(LAB1.replace('traffic: traffic.json', 'traffic: other.json'));
     writeFileSync(join(dir, 'other.json'), '{"flows": []}');
-    const e = refusal(() => loadLab(dir));
+    const e = thrown(() => loadLab(dir));
     expect(e.location.path).toBe('traffic');
     expect(e.detail).toContain('other.pcap is missing');
   });
 
   test('xdp fields in a policy lab, a task that checks nothing, twice the same task id', () => {
-    expect(refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nsource: x.bpf.c')))).detail).toContain('xdp labs');
+    expect(thrown(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nsource: x.bpf.c')))).detail).toContain('xdp labs');
     const empty = LAB1.replace('    noUnexpectedDrops: true\n', '');
-    expect(refusal(() => loadLab(variant(empty))).location.path).toBe('tasks[2]');
+    expect(thrown(() => loadLab(variant(empty))).location.path).toBe('tasks[2]');
     const twice = LAB1.replace('id: let-the-empire-land', 'id: keep-the-xwing-out');
-    expect(refusal(() => loadLab(variant(twice))).detail).toContain('used twice');
+    expect(thrown(() => loadLab(variant(twice))).detail).toContain('used twice');
   });
 
   test('not YAML at all: the position of the syntax error', () => {
-    const e = refusal(() => loadLab(variant('number: 1\nslug: [star-wars\n')));
+    const e = thrown(() => loadLab(variant('number: 1\nslug: [star-wars\n')));
     expect(e.code).toBe('LAB_BAD_FILE');
     expect(e.location.line).toBeGreaterThanOrEqual(2);
   });
@@ -146,12 +136,12 @@ describe('services and bench labs', () => {
   });
 
   test('service fields elsewhere, a backend that is no pod name, an expectation that expects nothing', () => {
-    expect(refusal(() => loadLab(variant(LAB1.replace('        verdict: DROPPED\n', '        verdict: DROPPED\n        dnat: true\n')))).detail).toContain('services labs');
-    expect(refusal(() => loadLab(variant(LAB1.replace('    noUnexpectedDrops: true\n', '    backends: { notTo: [default/xwing] }\n')))).detail).toContain('services labs');
-    expect(refusal(() => lab8(LAB8.replace('backend: shop/cart-0', 'backend: cart-0'))).location.path).toBe('tasks[0].expect[1].backend');
-    expect(refusal(() => lab8(LAB8.replace('        backend: shop/cart-0', '        port: 80'))).detail).toContain('expect something of the flow');
-    expect(refusal(() => lab8(LAB8.replace('verdict: FORWARDED', 'verdict: DROPPED'))).detail).toContain('reaches no backend');
-    expect(refusal(() => lab8(LAB8.replace('      moved: 3\n', '      moved: many\n'))).location.path).toBe('tasks[1].backends.moved');
+    expect(thrown(() => loadLab(variant(LAB1.replace('        verdict: DROPPED\n', '        verdict: DROPPED\n        dnat: true\n')))).detail).toContain('services labs');
+    expect(thrown(() => loadLab(variant(LAB1.replace('    noUnexpectedDrops: true\n', '    backends: { notTo: [default/xwing] }\n')))).detail).toContain('services labs');
+    expect(thrown(() => lab8(LAB8.replace('backend: shop/cart-0', 'backend: cart-0'))).location.path).toBe('tasks[0].expect[1].backend');
+    expect(thrown(() => lab8(LAB8.replace('        backend: shop/cart-0', '        port: 80'))).detail).toContain('expect something of the flow');
+    expect(thrown(() => lab8(LAB8.replace('verdict: FORWARDED', 'verdict: DROPPED'))).detail).toContain('reaches no backend');
+    expect(thrown(() => lab8(LAB8.replace('      moved: 3\n', '      moved: many\n'))).location.path).toBe('tasks[1].backends.moved');
   });
 
   test('lab 9 has no traffic, an answers file in start/ and solution/, and tasks that are questions', () => {
@@ -159,11 +149,11 @@ describe('services and bench labs', () => {
     expect(lab).toMatchObject({ kind: 'bench', answers: 'answers.yaml' });
     expect(lab.traffic).toBeUndefined();
     expect(lab.tasks.map((t) => t.id)).toEqual(['which-grows', 'read-the-slope', 'average-case', 'ratio-at-10000']);
-    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: nowhere.yaml'))).detail).toContain('start/nowhere.yaml does not exist');
-    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: answers.yaml\ntraffic: traffic.json'))).location.path).toBe('traffic');
-    expect(refusal(() => lab9(LAB9.replace('answers: answers.yaml\n', ''))).location.path).toBe('answers');
-    expect(refusal(() => lab9(LAB9.replace('    hints:\n      - Follow', '    noUnexpectedDrops: true\n    hints:\n      - Follow'))).detail).toContain('not for bench labs');
-    expect(refusal(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nanswers: answers.yaml')))).detail).toContain('bench labs');
+    expect(thrown(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: nowhere.yaml'))).detail).toContain('start/nowhere.yaml does not exist');
+    expect(thrown(() => lab9(LAB9.replace('answers: answers.yaml', 'answers: answers.yaml\ntraffic: traffic.json'))).location.path).toBe('traffic');
+    expect(thrown(() => lab9(LAB9.replace('answers: answers.yaml\n', ''))).location.path).toBe('answers');
+    expect(thrown(() => lab9(LAB9.replace('    hints:\n      - Follow', '    noUnexpectedDrops: true\n    hints:\n      - Follow'))).detail).toContain('not for bench labs');
+    expect(thrown(() => loadLab(variant(LAB1.replace('kind: policy', 'kind: policy\nanswers: answers.yaml')))).detail).toContain('bench labs');
   });
 
   test('a bench task that is not a question of the benchmark is refused when checked', async () => {

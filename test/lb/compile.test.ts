@@ -6,21 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { compileServices } from '../../src/lb/compile.js';
 import { lbMapEntries, LB_MAPS } from '../../src/lb/maps.js';
 import { SVC_FLAGS, type LbModel } from '../../src/lb/model.js';
-import { TwinpathError } from '../../src/errors.js';
 import type { Cluster } from '../../src/policy/ast.js';
 import { cluster, ep, node, pod, service, slice } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 const T = 251; // a small prime keeps map-entry tests quick
-
-function thrown(f: () => unknown): TwinpathError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof TwinpathError) return e;
-    throw e;
-  }
-  throw new Error('expected a TwinpathError');
-}
 
 const backendsOf = (m: LbModel, address: string, port: number) => {
   const fe = m.frontends.find((f) => f.address === address && f.port === port);

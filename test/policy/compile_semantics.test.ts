@@ -7,8 +7,8 @@ import type { Inputs, Policy } from '../../src/policy/ast.js';
 import { compile } from '../../src/policy/compile.js';
 import type { CompiledPolicy, PolicyEntry } from '../../src/policy/model.js';
 import { FIRST_CIDR_IDENTITY, PROTO, RESERVED } from '../../src/policy/model.js';
-import { TwinpathError } from '../../src/errors.js';
 import { cnp, csel, datapathAllows, inputs, node, np, ns, pod, remoteIdentity, resetLines, sel, type Endpoint } from './compile_helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 const TCP = PROTO.TCP;
 const UDP = PROTO.UDP;
@@ -40,16 +40,6 @@ const ep = (c: CompiledPolicy, name: string) => c.endpoints.find((e) => `${e.nam
 const entriesOf = (c: CompiledPolicy, name: string, dir: 'ingress' | 'egress'): PolicyEntry[] =>
   c.entries.filter((e) => e.endpointId === ep(c, name).id && e.direction === dir);
 const key = (e: PolicyEntry): string => `${e.deny ? 'deny' : 'allow'} ${e.identity} ${e.protocol} ${e.port}/${e.portPrefixLen} r${e.ruleId}`;
-
-function thrown(f: () => unknown): TwinpathError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof TwinpathError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 describe('endpoints and identities', () => {
   const c = compile(tiny([]));

@@ -1,0 +1,14 @@
+// The error a call throws, for tests that assert codes and locations: a TwinpathError is
+// returned, anything else is rethrown, and a call that does not throw fails the test.
+
+import { TwinpathError } from '../../src/errors.js';
+
+export function thrown(fn: () => unknown): TwinpathError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TwinpathError) return e;
+    throw e;
+  }
+  throw new Error('expected a TwinpathError, but nothing was thrown');
+}
