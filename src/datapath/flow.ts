@@ -147,9 +147,26 @@ export interface FlowEvent {
   service?: ServiceTranslation;
 }
 
+// A replay formats the same few addresses for every packet: their IPv4 text is kept by value.
+// Bounded: the cache starts again when full, so a capture of many addresses costs no memory.
+const IPV4_CACHE_MAX = 65_536;
+const ipv4Texts = new Map<number, string>();
+
+/** The dotted quad of the 4 bytes at `at`, without an intermediate array or view. */
+export function ipv4Text(b: Uint8Array, at = 0): string {
+  const key = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    if (ipv4Texts.size >= IPV4_CACHE_MAX) ipv4Texts.clear();
+    text = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+    ipv4Texts.set(key, text);
+  }
+  return text;
+}
+
 /** Formats 4 bytes as dotted quad, 16 as RFC 5952 IPv6 text. */
 export function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
+  if (b.length === 4) return ipv4Text(b);
   if (b.length !== 16) throw new TwinpathError('DATAPATH_ERROR', `an address has 4 or 16 bytes, not ${b.length}`);
   const groups = Array.from({ length: 8 }, (_, i) => (b[2 * i]! << 8) | b[2 * i + 1]!);
   // The longest run of two or more zero groups (the first of equals) becomes "::".
@@ -173,38 +190,51 @@ export function formatIp(b: Uint8Array): string {
   return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }
 
+// Little-endian reads by byte arithmetic: every program run decodes its events, and a DataView
+// per record costs more than the reads.
+function u16(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function addressAt(data: Uint8Array, at: number, family: 0 | 4 | 6): string {
+  if (family === 0) return '';
+  return family === 4 ? ipv4Text(data, at) : formatIp(data.subarray(at, at + 16));
+}
+
 export function decodeFlowEvent(data: Uint8Array): FlowEvent {
   // Records of objects built before the service fields were added end at svc_addr: still read.
   if (data.length < FLOW_EVENT_LAYOUT.size && data.length !== FLOW_EVENT_LAYOUT.fields.svc_addr) {
     throw new TwinpathError('DATAPATH_ERROR', `a flow event is ${FLOW_EVENT_LAYOUT.size} bytes, this record has ${data.length}`);
   }
   const f = FLOW_EVENT_LAYOUT.fields;
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const reason = data[f.drop_reason]!;
   const family = data[f.family] === 4 ? 4 : data[f.family] === 6 ? 6 : 0;
-  const alen = family === 6 ? 16 : 4;
   const flags = data[f.flags]!;
   const ev: FlowEvent = {
     verdict: data[f.verdict] === 2 ? 'DROPPED' : 'FORWARDED',
     dropReason: reason,
     direction: data[f.direction] === 1 ? 'egress' : 'ingress',
     observationPoint: OBS_POINTS[data[f.obs_point]!] ?? 'to-endpoint',
-    endpointId: dv.getUint16(f.endpoint_id, true),
-    ifindex: dv.getUint32(f.ifindex, true),
-    srcIdentity: dv.getUint32(f.src_identity, true),
-    dstIdentity: dv.getUint32(f.dst_identity, true),
-    ruleId: dv.getUint32(f.rule_id, true),
+    endpointId: u16(data, f.endpoint_id),
+    ifindex: u32(data, f.ifindex),
+    srcIdentity: u32(data, f.src_identity),
+    dstIdentity: u32(data, f.dst_identity),
+    ruleId: u32(data, f.rule_id),
     isReply: data[f.is_reply] !== 0,
     ctState: CT_STATES[data[f.ct_state]!] ?? 'none',
     family,
-    src: family === 0 ? '' : formatIp(data.subarray(f.src, f.src + alen)),
-    dst: family === 0 ? '' : formatIp(data.subarray(f.dst, f.dst + alen)),
-    srcPort: dv.getUint16(f.src_port, true),
-    dstPort: dv.getUint16(f.dst_port, true),
+    src: addressAt(data, f.src, family),
+    dst: addressAt(data, f.dst, family),
+    srcPort: u16(data, f.src_port),
+    dstPort: u16(data, f.dst_port),
     protocol: data[f.protocol]!,
     tcpFlags: data[f.tcp_flags]!,
-    length: dv.getUint32(f.length, true),
-    proxyPort: dv.getUint16(f.proxy_port, true),
+    length: u32(data, f.length),
+    proxyPort: u16(data, f.proxy_port),
     icmpType: data[f.icmp_type]!,
     icmpCode: data[f.icmp_code]!,
     policyMatch: POLICY_MATCHES[data[f.policy_match]!] ?? 'none',
@@ -213,25 +243,25 @@ export function decodeFlowEvent(data: Uint8Array): FlowEvent {
     fragment: (flags & PKT_F_FRAGMENT) !== 0,
     laterFragment: (flags & PKT_F_LATER_FRAG) !== 0,
     icmpError: (flags & PKT_F_ICMP_ERROR) !== 0,
-    ethertype: dv.getUint16(f.ethertype, true),
-    vlanId: dv.getUint16(f.vlan_id, true),
+    ethertype: u16(data, f.ethertype),
+    vlanId: u16(data, f.vlan_id),
     vlan: (flags & PKT_F_VLAN) !== 0,
   };
   if (reason !== 0) ev.dropReasonName = DROP_REASONS[reason] ?? `unknown reason ${reason}`;
   if (data.length < FLOW_EVENT_LAYOUT.size) return ev;
   const xlate = LB_XLATES[data[f.lb_xlate]!] ?? 'none';
-  const revNat = dv.getUint16(f.rev_nat, true);
+  const revNat = u16(data, f.rev_nat);
   if (xlate !== 'none' || revNat !== 0) {
     const svc: ServiceTranslation = {
       translation: xlate,
-      frontend: family === 0 ? '' : formatIp(data.subarray(f.svc_addr, f.svc_addr + alen)),
-      frontendPort: dv.getUint16(f.svc_port, true),
-      backendId: dv.getUint32(f.backend_id, true),
+      frontend: addressAt(data, f.svc_addr, family),
+      frontendPort: u16(data, f.svc_port),
+      backendId: u32(data, f.backend_id),
       revNatIndex: revNat,
     };
     const sel = LB_SELECTIONS[data[f.lb_sel]!];
     if (sel) svc.selection = sel;
-    const flags = dv.getUint16(f.svc_flags, true);
+    const flags = u16(data, f.svc_flags);
     if (flags & (SVC_F_CLUSTER_IP | SVC_F_NODE_PORT | SVC_F_EXTERNAL_IP)) {
       svc.frontendType = flags & SVC_F_NODE_PORT ? 'NodePort' : flags & SVC_F_EXTERNAL_IP ? 'ExternalIP' : 'ClusterIP';
       svc.local = (flags & SVC_F_LOCAL) !== 0;
@@ -244,5 +274,7 @@ export function decodeFlowEvent(data: Uint8Array): FlowEvent {
 
 /** The flow events of a run, decoded, in the order the program wrote them. */
 export function flowEvents(out: RunOutput): FlowEvent[] {
-  return out.events.filter((e) => e.kind === 'ringbuf' && (e.map === undefined || e.map === EVENTS_MAP)).map((e) => decodeFlowEvent(e.data));
+  const events: FlowEvent[] = [];
+  for (const e of out.events) if (e.kind === 'ringbuf' && (e.map === undefined || e.map === EVENTS_MAP)) events.push(decodeFlowEvent(e.data));
+  return events;
 }

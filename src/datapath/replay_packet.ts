@@ -5,7 +5,7 @@
 // traffic. The datapath programs parse the packet again themselves; this parse never decides
 // a verdict.
 
-import { formatIp } from './flow.js';
+import { formatIp, ipv4Text } from './flow.js';
 
 const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
@@ -70,7 +70,7 @@ function ipv4(frame: Uint8Array, dv: DataView, l3: number): PacketFacts | null {
   const ihl = (frame[l3]! & 0x0f) * 4;
   if (ihl < 20 || frame.length < l3 + ihl) return null;
   const fragOffset = dv.getUint16(l3 + 6) & 0x1fff;
-  const facts = base(l3, 4, frame.subarray(l3 + 12, l3 + 16), frame.subarray(l3 + 16, l3 + 20), frame[l3 + 9]!);
+  const facts = base(l3, 4, ipv4Text(frame, l3 + 12), ipv4Text(frame, l3 + 16), frame[l3 + 9]!);
   facts.laterFragment = fragOffset !== 0;
   if (!facts.laterFragment) transport(facts, frame, dv, l3 + ihl);
   return facts;
@@ -82,7 +82,7 @@ function ipv6(frame: Uint8Array, dv: DataView, l3: number): PacketFacts | null {
   let at = l3 + 40;
   let laterFragment = false;
   for (let n = 0; IPV6_EXT.has(next) && n < MAX_IPV6_EXT; n++) {
-    if (frame.length < at + 8) return base(l3, 6, frame.subarray(l3 + 8, l3 + 24), frame.subarray(l3 + 24, l3 + 40), next);
+    if (frame.length < at + 8) return base(l3, 6, ipv6Text(frame, l3 + 8), ipv6Text(frame, l3 + 24), next);
     const hdrNext = frame[at]!;
     if (next === 44) {
       if ((dv.getUint16(at + 2) & 0xfff8) !== 0) laterFragment = true;
@@ -94,20 +94,18 @@ function ipv6(frame: Uint8Array, dv: DataView, l3: number): PacketFacts | null {
     }
     next = hdrNext;
   }
-  const facts = base(l3, 6, frame.subarray(l3 + 8, l3 + 24), frame.subarray(l3 + 24, l3 + 40), next);
+  const facts = base(l3, 6, ipv6Text(frame, l3 + 8), ipv6Text(frame, l3 + 24), next);
   facts.laterFragment = laterFragment;
   if (!laterFragment) transport(facts, frame, dv, at);
   return facts;
 }
 
-// Every packet of a replay is classified by address: the IPv4 text is built without the
-// general formatter's intermediate arrays.
-function ipText(b: Uint8Array): string {
-  return b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : formatIp(b);
+function ipv6Text(frame: Uint8Array, at: number): string {
+  return formatIp(frame.subarray(at, at + 16));
 }
 
-function base(l3: number, family: 4 | 6, src: Uint8Array, dst: Uint8Array, protocol: number): PacketFacts {
-  return { l3, family, src: ipText(src), dst: ipText(dst), protocol, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: -1, icmpCode: -1, laterFragment: false };
+function base(l3: number, family: 4 | 6, src: string, dst: string, protocol: number): PacketFacts {
+  return { l3, family, src, dst, protocol, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: -1, icmpCode: -1, laterFragment: false };
 }
 
 const ECHO_REQUEST = new Map([[IPPROTO_ICMP, 8], [IPPROTO_ICMPV6, 128]]);
