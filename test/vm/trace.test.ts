@@ -5,19 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, VmError } from '../../src/vm/vm.js';
 import { TwinpathError } from '../../src/errors.js';
+import { EXIT, insn, prog } from './insn.js';
 import { MAX_TRACE_LIMIT } from '../../src/vm/trace.js';
-
-function insn(op: number, dst: number, src: number, off: number, imm: number): number[] {
-  const b = new Uint8Array(8);
-  const dv = new DataView(b.buffer);
-  b[0] = op;
-  b[1] = (src << 4) | dst;
-  dv.setInt16(2, off, true);
-  dv.setInt32(4, imm, true);
-  return [...b];
-}
-const prog = (...slots: number[][]) => Uint8Array.from(slots.flat());
-const EXIT = insn(0x95, 0, 0, 0, 0);
 
 // Each kind of record once: a load from the input, a store to the stack, a taken jump, a helper
 // (get_smp_processor_id, 8: r0 = 0), an atomic add, an lddw, a bpf-to-bpf call and both exits.

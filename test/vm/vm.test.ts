@@ -4,19 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, VmError } from '../../src/vm/vm.js';
 import { TwinpathError } from '../../src/errors.js';
-
-/** Encodes one instruction slot. */
-function insn(op: number, dst: number, src: number, off: number, imm: number): number[] {
-  const b = new Uint8Array(8);
-  const dv = new DataView(b.buffer);
-  b[0] = op;
-  b[1] = (src << 4) | dst;
-  dv.setInt16(2, off, true);
-  dv.setInt32(4, imm, true);
-  return [...b];
-}
-const prog = (...slots: number[][]) => Uint8Array.from(slots.flat());
-const EXIT = insn(0x95, 0, 0, 0, 0);
+import { EXIT, insn, prog } from './insn.js';
 
 describe('Vm', () => {
   const vm = new Vm();
