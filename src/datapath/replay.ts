@@ -24,7 +24,7 @@
 // capture.
 
 import { TwinpathError, isTwinpathError } from '../errors.js';
-import type { EngineKind } from '../engine/engine.js';
+import type { EngineKind, RunContext } from '../engine/engine.js';
 import { readCapture, type CaptureSource } from '../pcap/reader.js';
 import { toEthernet } from '../pcap/linktype.js';
 import type { CaptureRecord, ReadOptions } from '../pcap/types.js';
@@ -116,6 +116,8 @@ export class Replayer {
   readonly builder: FlowBuilder;
   private readonly duplicates: DuplicateDetector | undefined;
   private readonly openings: LruMap<string, DroppedOpening>;
+  /** One context object per interface, never changed: the engines keep what they build from it. */
+  private readonly contexts = new Map<number, RunContext>();
 
   private constructor(readonly datapath: Datapath, opts: ReplayOptions) {
     this.builder = new FlowBuilder(opts.compiled);
@@ -240,7 +242,9 @@ export class Replayer {
     // its own for probes, which are not tied to recorded time).
     const obj = this.datapath.maps(stage.node).obj;
     try {
-      const out = obj.run(stage.program, { packet, ctx: endpointContext(stage.ifindex), timeNs });
+      let ctx = this.contexts.get(stage.ifindex);
+      if (ctx === undefined) this.contexts.set(stage.ifindex, (ctx = endpointContext(stage.ifindex)));
+      const out = obj.run(stage.program, { packet, ctx, timeNs });
       return { retval: out.retval, events: flowEvents(out), out: out.packet };
     } catch (e) {
       if (isTwinpathError(e)) throw e.within({ program: stage.program });
