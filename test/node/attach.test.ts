@@ -12,7 +12,7 @@ import { main } from '../../src/cli/main.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { compile } from '../../src/policy/compile.js';
 import { loadFiles } from '../../src/policy/load.js';
-import { LiveProber, sandboxDown, sandboxUp, type LiveProbeSpec, type SandboxState } from '../../src/sandbox/index.js';
+import { LiveProber, sandboxUp, type LiveProbeSpec, type SandboxState } from '../../src/sandbox/index.js';
 import {
   attachNode, attachSandbox, checkNodePrerequisites, detachNode, detachSandbox, nodeStatus, pinDirOf, readNodeState, sandboxAttachments,
   sandboxNodeName, updateNodes,
@@ -20,6 +20,7 @@ import {
 import { observeNodes } from '../../src/node/observe.js';
 import type { ReplayFlow } from '../../src/flows/hubble.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { removeSandbox } from '../helpers/live.js';
 import { describeRoot, uniqueSandboxName } from '../sandbox/helpers.js';
 import { CLUSTER_FILE, loadCase, loadModel } from '../policy-model/cases.js';
 import { probeKey } from '../policy-model/expect.js';
@@ -55,14 +56,7 @@ describeRoot('node attachments', () => {
       sb = sandboxUp(loadFiles([CLUSTER_FILE]).cluster, { name: uniqueSandboxName(), externals: ['198.51.100.10'] });
     });
 
-    afterAll(() => {
-      if (!sb) return;
-      try {
-        detachSandbox(sb.name);
-      } finally {
-        sandboxDown(sb.name);
-      }
-    });
+    afterAll(() => removeSandbox(sb));
 
     const attachA = () => attachSandbox(sb, { compiled: compiledA, clusterFiles: [CLUSTER_FILE], policyFiles: caseA.policyFiles });
 

@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LB_MAPS, lbMapEntries } from '../../src/lb/maps.js';
 import { compile } from '../../src/policy/compile.js';
 import { loadFiles } from '../../src/policy/load.js';
-import { execIn, sandboxDown, sandboxUp, type SandboxState } from '../../src/sandbox/index.js';
-import { attachSandbox, detachSandbox, nodeStatus, readNodeState, sandboxAttachments, updateNodes } from '../../src/node/index.js';
+import { execIn, sandboxUp, type SandboxState } from '../../src/sandbox/index.js';
+import { attachSandbox, nodeStatus, readNodeState, sandboxAttachments, updateNodes } from '../../src/node/index.js';
 import { EventCollector } from '../../src/node/live.js';
 import { ServiceProber, type HeldConnection } from '../../src/node/service_probe.js';
 import { compileNodeServices, lbTables, planServices } from '../../src/node/services.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { removeSandbox } from '../helpers/live.js';
 import { describeRoot, uniqueSandboxName } from '../sandbox/helpers.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'services');
@@ -99,15 +100,7 @@ describeRoot('node services live', () => {
       await prober.serve(['shop/web-1', 'shop/web-2', 'shop/web-3', 'shop/idle-1'], 8080);
     }, 60_000);
 
-    afterAll(() => {
-      prober?.close();
-      if (!sb) return;
-      try {
-        detachSandbox(sb.name);
-      } finally {
-        sandboxDown(sb.name);
-      }
-    });
+    afterAll(() => removeSandbox(sb, prober));
 
     test('status reports the services each node loaded', () => {
       for (const name of sandboxAttachments(sb.name)) {

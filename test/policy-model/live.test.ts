@@ -12,9 +12,10 @@ import { isIP } from 'node:net';
 import { runProbes, type ProbeResult } from '../../src/datapath/probe.js';
 import { compile } from '../../src/policy/compile.js';
 import { loadFiles } from '../../src/policy/load.js';
-import { LiveProber, sandboxDown, sandboxUp, type LiveProbeResult, type SandboxState } from '../../src/sandbox/index.js';
-import { attachSandbox, clearConntrack, detachSandbox, updateNodes } from '../../src/node/index.js';
+import { LiveProber, sandboxUp, type LiveProbeResult, type SandboxState } from '../../src/sandbox/index.js';
+import { attachSandbox, clearConntrack, updateNodes } from '../../src/node/index.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { removeSandbox } from '../helpers/live.js';
 import { describeRoot, uniqueSandboxName } from '../sandbox/helpers.js';
 import { CLUSTER_FILE, caseNames, loadCase, loadModel } from './cases.js';
 import { probeKey } from './expect.js';
@@ -52,13 +53,7 @@ describeRoot('conformance model, live', () => {
     }, 120_000);
 
     afterAll(() => {
-      prober?.close();
-      if (!sb) return;
-      try {
-        detachSandbox(sb.name);
-      } finally {
-        sandboxDown(sb.name);
-      }
+      removeSandbox(sb, prober);
       if (timing.cases > 0) {
         console.log(`policy-model live: ${timing.cases} cases, ${timing.probes} probes in ${(timing.ms / 1000).toFixed(1)} s (${(timing.ms / timing.cases).toFixed(0)} ms per case; node update ${(timing.updateMs / timing.cases).toFixed(1)} ms per case)`);
       }
