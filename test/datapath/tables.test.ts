@@ -1,9 +1,10 @@
-// nodeTables / nodeMapSizes / fillNode: the one definition of what a node's maps hold. The same
-// bytes as node attach's desiredTables for the three tables both know, what Datapath writes into
-// a node, the ipcache rules for node addresses, and refusals before anything is written.
+// nodeTables / nodeMapSizes / fillNode: the one definition of what a node's maps hold. What
+// Datapath writes into a node, the ipcache rules for node addresses, refusals before anything is
+// written, and (with the kernel) that node attach writes into a real node's pinned maps exactly
+// what Datapath writes into the VM's, map by map: two writers of one definition that must agree.
 
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Datapath } from '../../src/datapath/datapath.js';
 import { DATAPATH_OBJECT, MAP_ENDPOINTS, MAP_IPCACHE, MAP_LXC, MAP_POLICY } from '../../src/datapath/maps.js';
 import { fillNode, hex, IFINDEX_BASE, nodeMapSizes, nodeTables, type Table } from '../../src/datapath/tables.js';
@@ -12,10 +13,14 @@ import { getEngine } from '../../src/engine/index.js';
 import type { EngineObject } from '../../src/engine/engine.js';
 import { compileServices } from '../../src/lb/compile.js';
 import { LB_MAPS, lbGlobals } from '../../src/lb/maps.js';
-import { desiredTables } from '../../src/node/tables.js';
+import { attachNode, detachNode, pinDirOf } from '../../src/node/index.js';
+import { readTable } from '../../src/node/tables.js';
+import { mapPinPath } from '../../src/node/attach.js';
+import { KernelMap } from '../../src/kernel/bpf.js';
 import { RESERVED } from '../../src/policy/model.js';
 import { dpCluster } from '../lb/dp-cluster.js';
 import { smallCluster } from './probe-cluster.js';
+import { describeKernel, sh, shQuiet, uniqueName } from '../helpers/kernel.js';
 
 const bytes = new Uint8Array(readFileSync(DATAPATH_OBJECT));
 const spec = readObject(bytes, DATAPATH_OBJECT);
@@ -30,18 +35,6 @@ function identityOf(t: Table, key: string): number | undefined {
 }
 
 describe('nodeTables', () => {
-  it('holds what node attach computes for endpoints, ipcache and policy', () => {
-    const compiled = smallCluster();
-    const addrs = new Map(compiled.nodes.map((n) => [n.name, n.addresses]));
-    for (const node of ['node-1', 'node-2']) {
-      const local = compiled.endpoints.filter((e) => e.node === node).map((endpoint, i) => ({ ifindex: 40 + i, endpoint }));
-      const mine = nodeTables(compiled, node, { endpoints: local, nodeAddresses: addrs });
-      const theirs = desiredTables(compiled, node, local, addrs);
-      for (const t of ['endpoints', 'ipcache', 'policy'] as const) expect(mine[t], `${node} ${t}`).toEqual(theirs[t]);
-      expect(mine.lxc.size).toBe(local.reduce((n, l) => n + l.endpoint.ips.length, 0));
-    }
-  });
-
   it('maps node addresses: host here, remote-node elsewhere, the compiler first, this node over another', () => {
     const compiled = smallCluster();
     const key = (a: string) => hex(new Uint8Array([...new Uint8Array(new Uint32Array([32 + (a.includes(':') ? 128 : 32)]).buffer), a.includes(':') ? 6 : 4, 0, 0, 0, ...addrBytes(a)]));
@@ -85,6 +78,71 @@ describe('nodeTables', () => {
       }
     } finally {
       dp.close();
+    }
+  });
+});
+
+describeKernel('node attach and Datapath', () => {
+  // node-a's pods on veth interfaces whose ifindexes are the ones Datapath simulates, so every
+  // key and value that holds an ifindex is the same on both sides.
+  const { cluster, compiled } = dpCluster();
+  const local = compiled.endpoints.filter((e) => e.node === 'node-a');
+  const netns = uniqueName('tbl');
+  const name = uniqueName('tbl');
+  let dp: Datapath;
+
+  beforeAll(async () => {
+    sh('ip', 'netns', 'add', netns);
+    local.forEach((e, i) => {
+      // The peers' indexes are given too, so that none takes an index a later pod needs.
+      sh('ip', '-n', netns, 'link', 'add', `lxc${i}`, 'index', String(IFINDEX_BASE + e.id), 'type', 'veth', 'peer', 'name', `peer${i}`, 'index', String(10_000 + i));
+      sh('ip', '-n', netns, 'link', 'set', `lxc${i}`, 'up');
+    });
+    dp = await Datapath.open(compiled, { engine: 'vm', cluster, maglevTableSize: 251 });
+  });
+  afterAll(() => {
+    dp?.close();
+    try {
+      detachNode(name);
+    } finally {
+      shQuiet('ip', 'netns', 'del', netns);
+    }
+  });
+
+  it('writes into the kernel\'s maps what Datapath writes into the VM\'s, map by map', () => {
+    const r = attachNode({
+      name, compiled, node: 'node-a', netns, pinDir: pinDirOf(name), cluster, maglevTableSize: 251,
+      endpoints: local.map((e, i) => ({ pod: `${e.namespace}/${e.pod}`, ifname: `lxc${i}` })),
+      clusterFiles: [], policyFiles: [],
+    });
+    expect(r.state.endpoints.map((e) => e.ifindex)).toEqual(local.map((e) => IFINDEX_BASE + e.id));
+    const want = dp.tables('node-a');
+    const vm = dp.maps('node-a').obj;
+    const kernelTable = (map: string): Table => {
+      const km = KernelMap.fromPin(mapPinPath(r.state.pinDir, map));
+      try {
+        return readTable(km);
+      } finally {
+        km.close();
+      }
+    };
+    const hashMaps = [MAP_ENDPOINTS, MAP_LXC, MAP_IPCACHE, MAP_POLICY, ...Object.keys(want.services!.maps)];
+    for (const map of hashMaps) {
+      const k = kernelTable(map);
+      expect(k.size, `${map} is filled`).toBeGreaterThan(0);
+      expect(k, map).toEqual(dump(vm.map(map)));
+    }
+    // The Maglev array: every slot of the rows in use (both sides may have room to grow).
+    const used = want.services!.maglev.rows * 251;
+    const km = KernelMap.fromPin(mapPinPath(r.state.pinDir, LB_MAPS.maglev));
+    try {
+      const vmMaglev = vm.map(LB_MAPS.maglev);
+      const slot = (m: { lookup(k: Uint8Array): unknown }, i: number) => hex(m.lookup(new Uint8Array(new Uint32Array([i]).buffer)) as Uint8Array);
+      const k = Array.from({ length: used }, (_, i) => slot(km, i));
+      expect(new Set(k).size, 'the kernel\'s slots name several backends').toBeGreaterThan(1);
+      expect(k).toEqual(Array.from({ length: used }, (_, i) => slot(vmMaglev, i)));
+    } finally {
+      km.close();
     }
   });
 });
