@@ -26,7 +26,7 @@ import type { Cluster } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { ifindexIn, inNetns } from './interfaces.js';
 import { BPFFS, checkNodeName } from './names.js';
-import { recordedSteps } from '../util/statefile.js';
+import { pidAlive, recordedSteps } from '../util/statefile.js';
 import { listNodeStates, readNodeState, removeNodeState, writeNodeState, NODE_STATE_VERSION, type EndpointRecord, type HookRecord, type NodeState } from './state.js';
 import { nodeAddressMap, nodeMapTables, unhex, type LocalEndpoint } from './tables.js';
 import { nodeMapSizes, type NodeTables } from '../datapath/tables.js';
@@ -76,15 +76,6 @@ export interface AttachResult {
   /** Whether an attachment of that name was there before (and was replaced). */
   replaced: boolean;
   tables: { endpoints: number; ipcache: number; policy: number; frontends: number; backends: number; prefilter: number };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** What attaching needs from the machine: the kernel engine (root, libbpf), BTF, bpffs. */

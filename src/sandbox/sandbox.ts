@@ -23,7 +23,7 @@ import {
   type Layout,
 } from './layout.js';
 import { bpffsDirOf, checkSandboxName, netnsPrefix, sandboxOfNetns } from './names.js';
-import { recordedSteps } from '../util/statefile.js';
+import { pidAlive, recordedSteps } from '../util/statefile.js';
 import { initialState, listStates, readState, removeState, writeState, type SandboxState } from './state.js';
 import { addNetns, checkPrerequisites, delNetns, ifindexIn, ipBatch, linksIn, listNetns, netnsExists, setSysctls } from './system.js';
 
@@ -33,15 +33,6 @@ export interface UpOptions {
   externals?: string[];
   /** Tear down a complete sandbox of the same name instead of refusing. */
   replace?: boolean;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Builds sandbox `opts.name` for `cluster` and returns its state (status 'up'). */

@@ -90,6 +90,17 @@ export class StateFiles<T extends Versioned> {
   }
 }
 
+/** Whether process `pid` still runs (one of another user counts): a state file whose writer is
+ * gone, but which says it was still being made, is what a crash left. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** One step: `record` changes the state (saved before `act` runs), `act` does the work. */
 export type Step = (record: () => void, act: () => void) => void;
 
