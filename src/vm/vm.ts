@@ -256,9 +256,15 @@ export class Vm {
     // cost more than a short program's run. Offsets are fixed by static assertions in context.c.
     const e = this.envAddr >>> 2;
     let w = this.words();
-    const t = BigInt.asUintN(64, opts.timeNs ?? 0n);
-    w[e] = Number(t & 0xffffffffn);
-    w[e + 1] = Number(t >> 32n);
+    // The clock is stored as one 64-bit word (reduced modulo 2^64 as BigInt.asUintN would):
+    // splitting a BigInt into halves costs more per run than the store.
+    if ((this.envAddr & 7) === 0) {
+      this.words64()[this.envAddr >>> 3] = opts.timeNs ?? 0n;
+    } else {
+      const t = BigInt.asUintN(64, opts.timeNs ?? 0n);
+      w[e] = Number(t & 0xffffffffn);
+      w[e + 1] = Number(t >> 32n);
+    }
     if (w[e + 2] === 0 && w[e + 3] === 0) {
       w[e + 2] = 0x7f4a7c15;
       w[e + 3] = 0x9e3779b9;
@@ -284,21 +290,25 @@ export class Vm {
     const redirectMap = w[e + 16]!;
     const traceLen = w[e + 13]!;
     const r0lo = w[r + 10]!;
-    const r0 = (BigInt(w[r + 11]!) << 32n) | BigInt(r0lo);
+    const r0 = ((this.reportAddr + 40) & 7) === 0 ? this.words64()[(this.reportAddr + 40) >>> 3]! : (BigInt(w[r + 11]!) << 32n) | BigInt(r0lo);
     const trace = traceLen ? TEXT.decode(u8.subarray(this.envAddr + 72, this.envAddr + 72 + traceLen)).split('\n').slice(0, -1) : [];
-    return {
+    const result: PacketRunResult = {
       r0,
       retval: r0lo,
       executed: w[r + 12]! + w[r + 13]! * 2 ** 32,
       packet: u8.slice(data, dataEnd),
-      meta: u8.slice(dataMeta, data),
+      // Most runs leave no metadata: one shared empty array (it cannot be written to).
+      meta: dataMeta === data ? EMPTY : u8.slice(dataMeta, data),
       ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
       trace,
-      ...(ring ? { execTrace: ring.trace! } : {}),
-      ...(redirectMap
-        ? { redirect: { mapId: redirectMap, key: w[e + 17]!, ...(redirectIfindex ? { ifindex: redirectIfindex } : {}), flags: w[e + 12]! } }
-        : redirectIfindex ? { redirect: { ifindex: redirectIfindex, flags: w[e + 12]! } } : {}),
     };
+    if (ring) result.execTrace = ring.trace!;
+    if (redirectMap) {
+      result.redirect = { mapId: redirectMap, key: w[e + 17]!, ...(redirectIfindex ? { ifindex: redirectIfindex } : {}), flags: w[e + 12]! };
+    } else if (redirectIfindex) {
+      result.redirect = { ifindex: redirectIfindex, flags: w[e + 12]! };
+    }
+    return result;
   }
 
   /** @internal Runs a loaded program. */
@@ -373,6 +383,7 @@ export class Vm {
    */
   private u8view = new Uint8Array(0);
   private u32view = new Uint32Array(0);
+  private u64view = new BigUint64Array(0);
   bytes(): Uint8Array {
     if (this.u8view.length === 0) this.u8view = new Uint8Array(this.x.memory.buffer);
     return this.u8view;
@@ -381,6 +392,12 @@ export class Vm {
   words(): Uint32Array {
     if (this.u32view.length === 0) this.u32view = new Uint32Array(this.x.memory.buffer);
     return this.u32view;
+  }
+
+  /** @internal 64-bit words (little-endian, as wasm memory is). */
+  words64(): BigUint64Array {
+    if (this.u64view.length === 0) this.u64view = new BigUint64Array(this.x.memory.buffer);
+    return this.u64view;
   }
 
   private alloc(size: number): number {
