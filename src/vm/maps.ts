@@ -159,6 +159,8 @@ function mapExports(vm: Vm): MapExports {
 /** Bytes copied into the VM per batch call: large enough that the call overhead vanishes, small
  * enough that a fill never doubles the VM's memory. */
 const BATCH_BYTES = 1 << 20;
+/** Drains of at most this many bytes reuse one buffer kept by the map. */
+const DRAIN_KEEP_BYTES = 4096;
 
 function batchError(e: VmMapError, done: number): VmMapError {
   e.done = done;
@@ -197,6 +199,9 @@ export class VmMap {
   /** Scratch in VM memory: a key, a second key (for get_next_key) and a value. */
   #scratch: number;
   #destroyed = false;
+  /** Kept between drains of a record map (a replay drains after every run); 0 until the first. */
+  #drainAt = 0;
+  #drainCap = 0;
 
   /** @internal made by createVmMap */
   constructor(
@@ -397,23 +402,31 @@ export class VmMap {
     const need = x.tp_map_records_pending(this.id);
     this.check('drain', need);
     if (need === 0) return [];
-    const buf = x.tp_alloc(need);
+    // Small drains reuse one buffer; a rare large one gets its own, freed after.
+    const keep = need <= DRAIN_KEEP_BYTES;
+    if (keep && need > this.#drainCap) {
+      if (this.#drainAt !== 0) x.tp_free(this.#drainAt);
+      this.#drainCap = 0;
+      this.#drainAt = x.tp_alloc(DRAIN_KEEP_BYTES);
+      if (this.#drainAt !== 0) this.#drainCap = DRAIN_KEEP_BYTES;
+    }
+    const buf = keep && this.#drainAt !== 0 ? this.#drainAt : x.tp_alloc(need);
     if (buf === 0) throw new TwinpathError('VM_OUT_OF_MEMORY', `no room to drain ${need} bytes of map ${this.name}`);
     try {
       const got = x.tp_map_records_drain(this.id, buf, need);
       this.check('drain', got);
       const u8 = this.vm.bytes();
-      const dv = new DataView(u8.buffer, buf, got);
       const out: MapRecord[] = [];
       for (let o = 0; o < got; ) {
-        const len = dv.getUint32(o, true);
-        const cpu = dv.getUint32(o + 4, true);
-        out.push({ data: u8.slice(buf + o + 8, buf + o + 8 + len), cpu });
+        const at = buf + o;
+        const len = (u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24)) >>> 0;
+        const cpu = (u8[at + 4]! | (u8[at + 5]! << 8) | (u8[at + 6]! << 16) | (u8[at + 7]! << 24)) >>> 0;
+        out.push({ data: u8.slice(at + 8, at + 8 + len), cpu });
         o += 8 + ((len + 7) & ~7);
       }
       return out;
     } finally {
-      x.tp_free(buf);
+      if (buf !== this.#drainAt) x.tp_free(buf);
     }
   }
 
@@ -476,5 +489,8 @@ export class VmMap {
     this.#destroyed = true;
     this.#x.tp_map_destroy(this.id);
     this.#x.tp_free(this.#scratch);
+    if (this.#drainAt !== 0) this.#x.tp_free(this.#drainAt);
+    this.#drainAt = 0;
+    this.#drainCap = 0;
   }
 }
