@@ -19,8 +19,8 @@ import { toEthernet } from '../pcap/linktype.js';
 import { compile } from '../policy/compile.js';
 import { loadFiles } from '../policy/load.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
-import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
-import { compiledNote, LabCheck, replayLabCapture } from './check_replay.js';
+import type { Expectation, FlowSelector, Lab } from './lab.js';
+import { compiledNote, LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -76,11 +76,12 @@ export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | '
   return check.done();
 }
 
-class Judge {
+class Judge extends OrderedJudge {
   private readonly flowOfPacket = new Map<number, TrafficFlow>();
   private readonly outcomes = new Map<string, FlowOutcome>();
 
   constructor(private readonly traffic: Traffic, private readonly results: PacketResult[], private readonly l7: L7Flow[], private readonly compiled: CompiledPolicy) {
+    super();
     for (const f of traffic.flows) for (const p of [...f.requests, ...f.replies]) this.flowOfPacket.set(p, f);
     for (const f of traffic.flows) this.outcomes.set(f.name, this.outcome(f));
   }
@@ -108,25 +109,15 @@ class Judge {
     return { verdict: 'FORWARDED', layer: 'l4', ...(n !== undefined ? { packet: n } : {}), ruleId: opened.at(-1) ?? ids.at(-1) ?? 0, ...(r ? { result: r } : {}) };
   }
 
-  task(task: Task, expectedDrops: Set<string>): Failure | undefined {
-    for (const e of task.expect) {
-      const f = this.expectation(e);
-      if (f) return f;
-    }
-    for (const sel of task.mustStayBlocked) {
-      const f = this.blocked(sel);
-      if (f) return f;
-    }
-    if (task.noUnexpectedDrops) {
-      for (const f of this.traffic.flows) {
-        const o = this.outcomes.get(f.name)!;
-        if (o.verdict === 'DROPPED' && !expectedDrops.has(f.name)) return this.fail(o, 'no other traffic is dropped', `flow ${describeFlow(f)} was DROPPED (${this.how(o)})`);
-      }
+  protected unexpectedDrops(expected: Set<string>): Failure | undefined {
+    for (const f of this.traffic.flows) {
+      const o = this.outcomes.get(f.name)!;
+      if (o.verdict === 'DROPPED' && !expected.has(f.name)) return this.fail(o, 'no other traffic is dropped', `flow ${describeFlow(f)} was DROPPED (${this.how(o)})`);
     }
     return undefined;
   }
 
-  private expectation(e: Expectation): Failure | undefined {
+  protected expectation(e: Expectation): Failure | undefined {
     for (const s of selectFlows(e.select, this.traffic)) {
       const o = this.outcomes.get(s.flow.name)!;
       const what = `flow ${describeFlow(s.flow)}`;
@@ -144,7 +135,7 @@ class Judge {
     return undefined;
   }
 
-  private blocked(sel: FlowSelector): Failure | undefined {
+  protected blocked(sel: FlowSelector): Failure | undefined {
     for (const s of selectFlows(sel, this.traffic)) {
       const o = this.outcomes.get(s.flow.name)!;
       if (o.verdict === 'DROPPED') continue;

@@ -16,7 +16,7 @@ import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
 import { dropReasonText } from '../flows/build.js';
 import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
 import type { CheckResult, Failure, Measurements, TaskResult } from './result.js';
-import { compiledNote, LabCheck, replayLabCapture } from './check_replay.js';
+import { compiledNote, LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
 import { applyLabelFilter, measure, readIdentityLabels } from './identity_labels.js';
@@ -88,24 +88,12 @@ function judgeMeasure(task: Task, m: Measurements): Failure | undefined {
   return undefined;
 }
 
-class Judge {
+class Judge extends OrderedJudge {
   private readonly flowOfPacket = new Map<number, TrafficFlow>();
 
   constructor(private readonly traffic: Traffic, private readonly results: PacketResult[], private readonly compiled: CompiledPolicy) {
+    super();
     for (const f of traffic.flows) for (const p of [...f.requests, ...f.replies]) this.flowOfPacket.set(p, f);
-  }
-
-  task(task: Task, expectedDrops: Set<string>): Failure | undefined {
-    for (const e of task.expect) {
-      const f = this.expectation(e);
-      if (f) return f;
-    }
-    for (const sel of task.mustStayBlocked) {
-      const f = this.blocked(sel);
-      if (f) return f;
-    }
-    if (task.noUnexpectedDrops) return this.unexpectedDrops(expectedDrops);
-    return undefined;
   }
 
   private packet(n: number): PacketResult | undefined {
@@ -119,7 +107,7 @@ class Judge {
     return r.outcome;
   }
 
-  private expectation(e: Expectation): Failure | undefined {
+  protected expectation(e: Expectation): Failure | undefined {
     for (const s of selectFlows(e.select, this.traffic)) {
       for (const n of s.packets) {
         const r = this.packet(n);
@@ -145,7 +133,7 @@ class Judge {
     return undefined;
   }
 
-  private blocked(sel: FlowSelector): Failure | undefined {
+  protected blocked(sel: FlowSelector): Failure | undefined {
     for (const s of selectFlows(sel, this.traffic)) {
       for (const n of s.packets) {
         const r = this.packet(n);
@@ -161,7 +149,7 @@ class Judge {
     return undefined;
   }
 
-  private unexpectedDrops(expected: Set<string>): Failure | undefined {
+  protected unexpectedDrops(expected: Set<string>): Failure | undefined {
     for (const r of this.results) {
       if (r.outcome !== 'dropped') continue;
       const f = this.flowOfPacket.get(r.packet);

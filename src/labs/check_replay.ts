@@ -11,7 +11,7 @@ import { isTwinpathError } from '../errors.js';
 import { Replayer, type ReplayOptions } from '../datapath/replay.js';
 import { readCapture } from '../pcap/reader.js';
 import type { CaptureRecord } from '../pcap/types.js';
-import { capturePath, type Lab, type Task } from './lab.js';
+import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
 import type { CheckResult, Failure, TaskResult } from './result.js';
 import { selectFlows } from './select.js';
 import type { Traffic } from './traffic.js';
@@ -19,6 +19,34 @@ import type { Traffic } from './traffic.js';
 /** A checker's judge: the first failing expectation of a task, or undefined when it passes. */
 export interface TaskJudge {
   task(task: Task, expectedDrops: Set<string>): Failure | undefined;
+}
+
+/** The order a replaying checker judges a task in: its expectations, what the checker adds
+ * (`more`: a services lab's backends), the flows that must stay blocked, then drops nobody
+ * expected. The first failure is the one reported. */
+export abstract class OrderedJudge implements TaskJudge {
+  task(task: Task, expectedDrops: Set<string>): Failure | undefined {
+    for (const e of task.expect) {
+      const f = this.expectation(e);
+      if (f) return f;
+    }
+    const more = this.more(task);
+    if (more) return more;
+    for (const sel of task.mustStayBlocked) {
+      const f = this.blocked(sel);
+      if (f) return f;
+    }
+    return task.noUnexpectedDrops ? this.unexpectedDrops(expectedDrops) : undefined;
+  }
+
+  protected abstract expectation(e: Expectation): Failure | undefined;
+  protected abstract blocked(sel: FlowSelector): Failure | undefined;
+  /** The first drop of a flow that no task expects dropped. */
+  protected abstract unexpectedDrops(expected: Set<string>): Failure | undefined;
+
+  protected more(_task: Task): Failure | undefined {
+    return undefined;
+  }
 }
 
 /** One check in progress: its result, filled as the check goes, finished by `done`. */

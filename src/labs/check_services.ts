@@ -26,7 +26,7 @@ import { loadFiles } from '../policy/load.js';
 import type { Inputs } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import type { BackendsCheck, Expectation, FlowSelector, Lab, Task } from './lab.js';
-import { LabCheck, replayLabCapture } from './check_replay.js';
+import { LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
 import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
@@ -169,32 +169,24 @@ function badChecksum(frame: Uint8Array, f: PacketFacts): string | undefined {
   return internetChecksumValid(pseudoHeader(src, dst, f.protocol, segment.length), segment) ? undefined : `a bad ${f.protocol === 6 ? 'TCP' : 'UDP'} checksum`;
 }
 
-class Judge {
-  constructor(private readonly traffic: Traffic, private readonly fates: Map<string, FlowFate>, private readonly results: PacketResult[]) {}
+class Judge extends OrderedJudge {
+  constructor(private readonly traffic: Traffic, private readonly fates: Map<string, FlowFate>, private readonly results: PacketResult[]) {
+    super();
+  }
 
-  task(task: Task, expectedDrops: Set<string>): Failure | undefined {
-    for (const e of task.expect) {
-      const f = this.expectation(e);
-      if (f) return f;
-    }
-    if (task.backends) {
-      const f = this.backends(task.backends);
-      if (f) return f;
-    }
-    for (const sel of task.mustStayBlocked) {
-      const f = this.blocked(sel);
-      if (f) return f;
-    }
-    if (task.noUnexpectedDrops) {
-      for (const fate of this.fates.values()) {
-        const d = fate.dropped;
-        if (d && !expectedDrops.has(fate.flow.name)) return this.fail(d, 'no other traffic is dropped', `packet #${d.n} of flow ${describeFlow(fate.flow)} was DROPPED (${dropText(d.result)})`);
-      }
+  protected override more(task: Task): Failure | undefined {
+    return task.backends ? this.backends(task.backends) : undefined;
+  }
+
+  protected unexpectedDrops(expected: Set<string>): Failure | undefined {
+    for (const fate of this.fates.values()) {
+      const d = fate.dropped;
+      if (d && !expected.has(fate.flow.name)) return this.fail(d, 'no other traffic is dropped', `packet #${d.n} of flow ${describeFlow(fate.flow)} was DROPPED (${dropText(d.result)})`);
     }
     return undefined;
   }
 
-  private expectation(e: Expectation): Failure | undefined {
+  protected expectation(e: Expectation): Failure | undefined {
     for (const s of selectFlows(e.select, this.traffic)) {
       const fate = this.fates.get(s.flow.name)!;
       const what = `flow ${describeFlow(s.flow)}`;
@@ -285,7 +277,7 @@ class Judge {
     return first ? this.fail(this.opening(first), expected, `${got}: flow ${describeFlow(first.flow)} ${this.reached(first).replace(/^packet #\d+ /, '')}`) : { expected, got, flows: [] };
   }
 
-  private blocked(sel: FlowSelector): Failure | undefined {
+  protected blocked(sel: FlowSelector): Failure | undefined {
     for (const s of selectFlows(sel, this.traffic)) {
       const fate = this.fates.get(s.flow.name)!;
       for (const st of fate.steps.filter((x) => s.packets.includes(x.n))) {
