@@ -11,7 +11,7 @@
 
 import type { Argv } from 'yargs';
 import type { CommandRegistrar } from '../main.js';
-import { flowFilterOf, flowOptions, flowRenderOf } from '../options.js';
+import { flowFilterOf, flowOptions, flowRenderOf, inputOptions } from '../options.js';
 import { TwinpathError } from '../../errors.js';
 import { loadFiles } from '../../policy/load.js';
 import { compile } from '../../policy/compile.js';
@@ -89,9 +89,7 @@ export const registerNode: CommandRegistrar = (y, ctx) =>
         'attach',
         'load, fill, pin and attach the datapath programs for the pods of this node',
         (a) =>
-          a
-            .option('cluster', { type: 'string', array: true, demandOption: true, describe: 'cluster objects: YAML or JSON files or directories' })
-            .option('policy', { type: 'string', array: true, default: [] as string[], describe: 'NetworkPolicy / CiliumNetworkPolicy files or directories' })
+          inputOptions(a)
             .option('name', { type: 'string', describe: 'attachment name (default: this host name; with --sandbox: SANDBOX-NODE)' })
             .option('node', { type: 'string', describe: 'which cluster node this machine is (default: this host name; with --sandbox: every node)' })
             .option('interfaces', { type: 'string', describe: 'file of "namespace/pod: ifname" lines (or JSON); default: found by route' })
