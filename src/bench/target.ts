@@ -18,7 +18,7 @@
 // both paths.
 
 import { basename } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../util/files.js';
 import { TwinpathError } from '../errors.js';
 import { readObject, type ObjectSpec } from '../elf/object.js';
 import { getEngine } from '../engine/index.js';
@@ -56,12 +56,7 @@ export function kernelUnavailable(): string | undefined {
 }
 
 export async function openTarget(engine: EngineKind, file: string, opts: TargetOptions = {}): Promise<BenchTarget> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file }, { cause: e });
-  }
+  const bytes = readInputFile(file);
   const spec = readObject(bytes, file);
   const grow: Record<string, number> = {};
   for (const [name, n] of Object.entries(opts.minEntries ?? {})) {

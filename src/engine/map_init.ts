@@ -16,7 +16,7 @@
 //     `{ "map": NAME }`: what the engine uses to name that program or map (fd or VM handle).
 // QUEUE and STACK entries have no key: their values are pushed in order.
 
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../util/files.js';
 import { TwinpathError } from '../errors.js';
 import { resolveType, typeSize, type Btf } from '../elf/btf.js';
 import type { MapSpec, ObjectSpec } from '../elf/object.js';
@@ -47,13 +47,7 @@ export interface MapInit {
 
 /** Reads and checks a map-init file against the object. */
 export function readMapInit(file: string, spec: ObjectSpec): MapInit {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file }, { cause: e });
-  }
-  return parseMapInit(text, file, spec);
+  return parseMapInit(readInputText(file), file, spec);
 }
 
 export function parseMapInit(text: string, file: string, spec: ObjectSpec): MapInit {

@@ -5,7 +5,7 @@
 // real ifindex of each, looked up in that namespace. Every pod is resolved before anything is
 // loaded, so a missing interface stops `attach` with nothing made.
 
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../util/files.js';
 import { spawnSync } from 'node:child_process';
 import { TwinpathError, isTwinpathError } from '../errors.js';
 import { interfaceIndex, withNetns } from '../kernel/netns.js';
@@ -45,13 +45,7 @@ export function parseInterfaceMap(text: string, file: string): Map<string, strin
 }
 
 export function readInterfaceMap(path: string): Map<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-  return parseInterfaceMap(text, path);
+  return parseInterfaceMap(readInputText(path), path);
 }
 
 /** Runs fn in `netns` when one is named, else here. */

@@ -8,6 +8,7 @@ import { TwinpathError } from '../../errors.js';
 import { disassemble } from '../../asm/disassembler.js';
 import { parseHexBytes } from '../../asm/insn.js';
 import { disassembleObject } from '../../asm/objdump.js';
+import { readInputFile } from '../../util/files.js';
 
 export const registerDisasm: CommandRegistrar = (y, ctx) =>
   y.command(
@@ -28,12 +29,7 @@ export const registerDisasm: CommandRegistrar = (y, ctx) =>
         return;
       }
       if (args.object === undefined) throw new TwinpathError('USAGE', 'name an OBJECT file, or give --hex BYTES');
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(args.object);
-      } catch (e) {
-        throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: args.object }, { cause: e });
-      }
+      const bytes = readInputFile(args.object);
       const opts: { file: string; strict: boolean; section?: string; source?: boolean } = { file: args.object, strict: false };
       if (args.source) opts.source = true;
       if (args.section !== undefined) opts.section = args.section;

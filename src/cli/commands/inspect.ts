@@ -3,10 +3,9 @@
 // pinning), global variables with their BTF types and initial values, and the license. Only the
 // parse (src/elf); nothing is loaded into any engine.
 
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../../util/files.js';
 import { basename } from 'node:path';
 import type { CommandRegistrar } from '../main.js';
-import { TwinpathError } from '../../errors.js';
 import { readObject, type ObjectSpec } from '../../elf/object.js';
 import { formatValue, typeName } from '../../elf/btf.js';
 
@@ -99,12 +98,7 @@ export function formatInspect(r: InspectReport): string {
 }
 
 export function readObjectFile(path: string): { bytes: Uint8Array; spec: ObjectSpec } {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
+  const bytes = readInputFile(path);
   return { bytes, spec: readObject(bytes, path) };
 }
 

@@ -12,7 +12,7 @@
 // YAML parser (JSON is YAML) for its node positions, so an error names file:line:column and the
 // probe's index and field.
 
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../../util/files.js';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { CommandRegistrar } from '../main.js';
 import { TwinpathError, type ErrorLocation } from '../../errors.js';
@@ -64,13 +64,7 @@ export interface ProbeFile {
 }
 
 export function readProbeFile(path: string): ProbeFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-  return parseProbeFile(text, path);
+  return parseProbeFile(readInputText(path), path);
 }
 
 const FIELDS: Array<keyof ProbeSpec> = ['from', 'to', 'port', 'protocol', 'http'];

@@ -8,7 +8,7 @@
 //   sandbox exec NAME POD -- CMD...     (POD: namespace/pod, node:NAME or outside)
 //   sandbox probe NAME --probes FILE [--timeout MS] [--output table|json]
 
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../../util/files.js';
 import type { CommandRegistrar } from '../main.js';
 import { processIo } from '../io.js';
 import { TwinpathError } from '../../errors.js';
@@ -65,12 +65,7 @@ function targetNetns(s: SandboxState, target: string): string {
 }
 
 function readProbes(path: string): LiveProbeSpec[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TwinpathError('IO_ERROR', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
+  const text = readInputText(path);
   let v: unknown;
   try {
     v = JSON.parse(text);
