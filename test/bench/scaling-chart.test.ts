@@ -7,7 +7,7 @@ import { scalingSvg, escapeXml, SERIES } from '../../src/bench/svg.js';
 import { formatScaling, COLUMNS } from '../../src/bench/format.js';
 import { checkScalingOptions, median, type ScalingPoint, type ScalingResult } from '../../src/bench/scaling.js';
 import { parseSizes } from '../../src/cli/commands/bench.js';
-import { isTwinpathError } from '../../src/errors.js';
+import { errorCode } from '../helpers/errors.js';
 
 function point(services: number, mapsNs: number, perRuleNs: number | null): ScalingPoint {
   return {
@@ -157,31 +157,22 @@ describe('scaling table', () => {
 });
 
 describe('scaling options', () => {
-  const code = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      return isTwinpathError(e) ? e.code : String(e);
-    }
-    return 'no error';
-  };
-
   it('reads counts given comma-separated or repeated', () => {
     expect(parseSizes(['10,100', '1000', ' 50_000 '])).toEqual([10, 100, 1000, 50000]);
-    expect(code(() => parseSizes(['10k']))).toBe('USAGE');
-    expect(code(() => parseSizes(['-5']))).toBe('USAGE');
+    expect(errorCode(() => parseSizes(['10k']))).toBe('USAGE');
+    expect(errorCode(() => parseSizes(['-5']))).toBe('USAGE');
   });
 
   it('refuses counts out of range, repeated counts, and bad packet or round counts', () => {
     const ok = { sizes: [10], packets: 10, rounds: 3 };
-    expect(code(() => checkScalingOptions(ok))).toBe('no error');
-    expect(code(() => checkScalingOptions({ ...ok, sizes: [] }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, sizes: [0] }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, sizes: [70000] }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, sizes: [10, 10] }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, packets: 0 }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, packets: 1.5 }))).toBe('USAGE');
-    expect(code(() => checkScalingOptions({ ...ok, rounds: 0 }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions(ok))).toBe('no error');
+    expect(errorCode(() => checkScalingOptions({ ...ok, sizes: [] }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, sizes: [0] }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, sizes: [70000] }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, sizes: [10, 10] }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, packets: 0 }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, packets: 1.5 }))).toBe('USAGE');
+    expect(errorCode(() => checkScalingOptions({ ...ok, rounds: 0 }))).toBe('USAGE');
   });
 
   it('takes the median of rounds', () => {

@@ -17,20 +17,10 @@ import { openTarget } from '../../src/bench/target.js';
 import { compileServices } from '../../src/lb/compile.js';
 import { LB_MAPS, encodeService, encodeServiceKey } from '../../src/lb/maps.js';
 import type { LbModel } from '../../src/lb/model.js';
-import { isTwinpathError } from '../../src/errors.js';
-import { main } from '../../src/cli/main.js';
-import { bufferIo } from '../../src/cli/io.js';
 import type { EngineKind } from '../../src/engine/engine.js';
+import { cli } from '../helpers/cli.js';
+import { errorCode } from '../helpers/errors.js';
 import { describeKernel } from '../helpers/kernel.js';
-
-const errorCode = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    return isTwinpathError(e) ? e.code : String(e);
-  }
-  return 'no error';
-};
 
 describe('scaling clusters', () => {
   it('gives every service its own ClusterIP and backends, in range, and the model one frontend each', () => {
@@ -171,26 +161,24 @@ describe('twinpath bench scaling', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints the table and writes the chart', async () => {
-    const io = bufferIo();
     const svg = join(dir, 'scaling.svg');
-    const status = await main(['bench', 'scaling', '--services', '10,30', '--packets', '3', '--rounds', '1', '--svg', svg], io);
-    expect(io.stderr()).toBe('');
-    expect(status).toBe(0);
-    const lines = io.stdout().split('\n');
+    const r = await cli('bench', 'scaling', '--services', '10,30', '--packets', '3', '--rounds', '1', '--svg', svg);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.out.split('\n');
     expect(lines[0]).toMatch(/^twinpath bench scaling: VM engine/);
     const header = lines.findIndex((l) => l.includes('iptables/maps'));
     expect(lines.slice(header + 1, header + 3).map((l) => l.trim().split(/\s+/).slice(0, 2))).toEqual([['10', '10'], ['30', '30']]);
-    expect(io.stdout()).toContain(`chart written to ${svg}`);
+    expect(r.out).toContain(`chart written to ${svg}`);
     const text = readFileSync(svg, 'utf8');
     expect(text.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(text.match(/class="point"/g)).toHaveLength(8);
   });
 
   it('prints one JSON object with --json', async () => {
-    const io = bufferIo();
-    const status = await main(['bench', 'scaling', '--services', '20', '--packets', '2', '--rounds', '1', '--json'], io);
-    expect(status).toBe(0);
-    const r = JSON.parse(io.stdout());
+    const out = await cli('bench', 'scaling', '--services', '20', '--packets', '2', '--rounds', '1', '--json');
+    expect(out.status).toBe(0);
+    const r = JSON.parse(out.out);
     expect(r.engine).toBe('vm');
     expect(r.points).toHaveLength(1);
     expect(Object.keys(r.points[0])).toEqual(['services', 'rules', 'maps', 'iptables', 'checked']);
@@ -203,10 +191,10 @@ describe('twinpath bench scaling', () => {
       ['--packets', '0'],
       ['--svg', join(dir, 'missing', 'x.svg')],
     ]) {
-      const io = bufferIo();
-      expect(await main(['bench', 'scaling', ...args], io)).toBe(2);
-      expect(io.stderr()).toMatch(/\[USAGE\]\n$/);
-      expect(io.stdout()).toBe('');
+      const r = await cli('bench', 'scaling', ...args);
+      expect(r.status).toBe(2);
+      expect(r.err).toMatch(/\[USAGE\]\n$/);
+      expect(r.out).toBe('');
     }
   });
 });

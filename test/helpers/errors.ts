@@ -1,7 +1,7 @@
 // The error a call throws, for tests that assert codes and locations: a TwinpathError is
 // returned, anything else is rethrown, and a call that does not throw fails the test.
 
-import { TwinpathError } from '../../src/errors.js';
+import { isTwinpathError, TwinpathError } from '../../src/errors.js';
 
 export function thrown(fn: () => unknown): TwinpathError {
   try {
@@ -11,4 +11,14 @@ export function thrown(fn: () => unknown): TwinpathError {
     throw e;
   }
   throw new Error('expected a TwinpathError, but nothing was thrown');
+}
+
+/** The code of the TwinpathError a call throws, another error's text, or 'no error'. */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return isTwinpathError(e) ? e.code : String(e);
+  }
+  return 'no error';
 }
