@@ -17,14 +17,12 @@ import { l7CompactLine, type L7Flow } from '../l7/flow.js';
 import { L7Replay } from '../l7/replay.js';
 import { toEthernet } from '../pcap/linktype.js';
 import { compile } from '../policy/compile.js';
-import { loadFiles } from '../policy/load.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
 import type { Expectation, FlowSelector, Lab } from './lab.js';
 import { compiledNote, LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
-import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
-import { policyFiles } from './workdir.js';
+import type { Traffic, TrafficFlow } from './traffic.js';
 
 /** What became of one flow of the traffic. */
 interface FlowOutcome {
@@ -43,12 +41,10 @@ interface FlowOutcome {
 }
 
 export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const check = new LabCheck(lab, opts.engine);
-  const result = check.result;
+  const { result, traffic } = check;
   const loaded = check.load(() => {
-    const files = policyFiles(dir, []);
-    const inputs = loadFiles([lab.cluster!, ...files]);
+    const { files, inputs } = check.learnerInputs(dir);
     const compiled = compile(inputs);
     // Before any packet: an HTTP rule the proxy would refuse is the learner's error.
     const l7 = new L7Replay({ compiled, inputs });
@@ -72,7 +68,7 @@ export async function checkL7Lab(lab: Lab, dir: string, opts: { engine: 'vm' | '
   result.packets = packets.length;
   const requestCount = requests.filter((f) => f.flow.l7.type === 'REQUEST').length;
   result.notes.push(`the L7 proxy judged ${requestCount} HTTP request${requestCount === 1 ? '' : 's'}`);
-  check.judge(traffic, new Judge(traffic, packets, requests, compiled));
+  check.judge(new Judge(traffic, packets, requests, compiled));
   return check.done();
 }
 

@@ -10,7 +10,6 @@
 import { join } from 'node:path';
 import { DROP_POLICY } from '../datapath/flow.js';
 import type { PacketResult } from '../datapath/replay.js';
-import { loadFiles } from '../policy/load.js';
 import { compile } from '../policy/compile.js';
 import type { CompiledPolicy, RuleInfo } from '../policy/model.js';
 import { dropReasonText } from '../flows/build.js';
@@ -18,9 +17,8 @@ import type { Expectation, FlowSelector, Lab, Task } from './lab.js';
 import type { CheckResult, Failure, Measurements, TaskResult } from './result.js';
 import { compiledNote, LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import { describeFlow, selectFlows } from './select.js';
-import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
+import type { Traffic, TrafficFlow } from './traffic.js';
 import { applyLabelFilter, measure, readIdentityLabels } from './identity_labels.js';
-import { policyFiles } from './workdir.js';
 
 export interface PolicyCheckOptions {
   engine: 'vm' | 'kernel';
@@ -33,14 +31,14 @@ interface Decided {
 }
 
 export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOptions): Promise<CheckResult> {
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const check = new LabCheck(lab, opts.engine);
-  const result = check.result;
+  const { result, traffic } = check;
 
   // The learner's files: a YAML or policy error fails the first task with its position.
   const compiled = check.load(() => {
-    const files = policyFiles(dir, lab.identityLabels ? [lab.identityLabels] : []);
-    let inputs = loadFiles([lab.cluster!, ...files]);
+    const learner = check.learnerInputs(dir, lab.identityLabels ? [lab.identityLabels] : []);
+    const files = learner.files;
+    let inputs = learner.inputs;
     if (lab.identityLabels) inputs = applyLabelFilter(inputs, readIdentityLabels(join(dir, lab.identityLabels)));
     const c = compile(inputs);
     result.notes.push(compiledNote(files.length, inputs.policies.length, c.rules.length));
@@ -63,7 +61,7 @@ export async function checkPolicyLab(lab: Lab, dir: string, opts: PolicyCheckOpt
     result.packets = packets.length;
   }
 
-  check.judge(traffic, new Judge(traffic, packets, compiled), (task): TaskResult | undefined => {
+  check.judge(new Judge(traffic, packets, compiled), (task): TaskResult | undefined => {
     const needsReplay = task.expect.length > 0 || task.mustStayBlocked.length > 0 || task.noUnexpectedDrops;
     const measured = task.measure && m ? judgeMeasure(task, m) : undefined;
     if (measured) return { task, status: 'fail', failure: measured };

@@ -14,7 +14,10 @@ import type { CaptureRecord } from '../pcap/types.js';
 import { capturePath, type Expectation, type FlowSelector, type Lab, type Task } from './lab.js';
 import type { CheckResult, Failure, TaskResult } from './result.js';
 import { selectFlows } from './select.js';
-import type { Traffic } from './traffic.js';
+import { loadFiles } from '../policy/load.js';
+import type { Inputs } from '../policy/ast.js';
+import { expandTraffic, readTrafficSpec, type Traffic } from './traffic.js';
+import { policyFiles } from './workdir.js';
 
 /** A checker's judge: the first failing expectation of a task, or undefined when it passes. */
 export interface TaskJudge {
@@ -52,10 +55,20 @@ export abstract class OrderedJudge implements TaskJudge {
 /** One check in progress: its result, filled as the check goes, finished by `done`. */
 export class LabCheck {
   readonly result: CheckResult;
+  /** The lab's traffic, packet by packet, as its spec describes the capture. */
+  readonly traffic: Traffic;
   private readonly started = Date.now();
 
   constructor(readonly lab: Lab, engine: 'vm' | 'kernel') {
+    this.traffic = expandTraffic(readTrafficSpec(lab.traffic!));
     this.result = { lab, engine, passed: false, tasks: [], packets: 0, notes: [], elapsedMs: 0 };
+  }
+
+  /** The lab's cluster with the learner's files (those of the working directory, but `skip`),
+   * loaded; for use inside `load`. */
+  learnerInputs(dir: string, skip: string[] = []): { files: string[]; inputs: Inputs } {
+    const files = policyFiles(dir, skip);
+    return { files, inputs: loadFiles([this.lab.cluster!, ...files]) };
   }
 
   /** Runs `load` (the learner's files); a TwinpathError fails the first task with its message
@@ -74,8 +87,8 @@ export class LabCheck {
 
   /** Judges every task in order. `before` may settle a task without the judge (a measure that
    * fails, a replay that could not run). */
-  judge(traffic: Traffic, judge: TaskJudge, before?: (task: Task) => TaskResult | undefined): void {
-    const drops = expectedDrops(this.lab, traffic);
+  judge(judge: TaskJudge, before?: (task: Task) => TaskResult | undefined): void {
+    const drops = expectedDrops(this.lab, this.traffic);
     for (const task of this.lab.tasks) {
       const settled = before?.(task);
       if (settled) {

@@ -22,15 +22,13 @@ import { dropReasonText } from '../flows/build.js';
 import { internetChecksumValid, pseudoHeader } from '../pcap/checksum.js';
 import type { CaptureRecord } from '../pcap/types.js';
 import { compile } from '../policy/compile.js';
-import { loadFiles } from '../policy/load.js';
 import type { Inputs } from '../policy/ast.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import type { BackendsCheck, Expectation, FlowSelector, Lab, Task } from './lab.js';
 import { LabCheck, OrderedJudge, replayLabCapture } from './check_replay.js';
 import type { CheckResult, Failure } from './result.js';
 import { describeFlow, selectFlows } from './select.js';
-import { expandTraffic, readTrafficSpec, type Traffic, type TrafficFlow } from './traffic.js';
-import { policyFiles } from './workdir.js';
+import { expandTraffic, type Traffic, type TrafficFlow } from './traffic.js';
 
 /** One packet of a flow: what went in, what came out, and what the datapath did to it. */
 interface Step {
@@ -56,12 +54,10 @@ interface FlowFate {
 }
 
 export async function checkServicesLab(lab: Lab, dir: string, opts: { engine: 'vm' | 'kernel' }): Promise<CheckResult> {
-  const traffic = expandTraffic(readTrafficSpec(lab.traffic!));
   const check = new LabCheck(lab, opts.engine);
-  const result = check.result;
+  const { result, traffic } = check;
   const loaded = check.load(() => {
-    const files = policyFiles(dir, []);
-    const inputs = loadFiles([lab.cluster!, ...files]);
+    const { files, inputs } = check.learnerInputs(dir);
     const compiled = compile(inputs);
     const policies = inputs.policies.length > 0 ? `, ${plural(inputs.policies.length, 'policy', 'policies')}` : '';
     result.notes.push(`loaded ${plural(files.length, 'file')}: ${plural(inputs.cluster.services.length, 'Service')}, ${plural(inputs.cluster.endpointSlices.length, 'EndpointSlice')}${policies}`);
@@ -72,7 +68,7 @@ export async function checkServicesLab(lab: Lab, dir: string, opts: { engine: 'v
   const { fates, packets, frontends } = await replay(lab, traffic, loaded.compiled, loaded.inputs, opts.engine);
   result.packets = packets.length;
   result.notes.push(...frontends);
-  check.judge(traffic, new Judge(traffic, fates, packets));
+  check.judge(new Judge(traffic, fates, packets));
   return check.done();
 }
 
