@@ -155,8 +155,8 @@ export interface ReplayFlow {
 
 /** RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf JSON writes a Timestamp. */
 export function rfc3339(ns: bigint, digits?: 0 | 3 | 6 | 9): string {
-  const { date, frac } = split(ns);
-  const base = date.toISOString().slice(0, 19);
+  const { second, frac } = split(ns);
+  const base = second.iso;
   let d = digits;
   if (d === undefined) d = frac === 0 ? 0 : frac % 1_000_000 === 0 ? 3 : frac % 1000 === 0 ? 6 : 9;
   if (d === 0) return `${base}Z`;
@@ -167,16 +167,33 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** Go's time.StampMilli ("Jan _2 15:04:05.000"), Hubble's default, in UTC. */
 export function stampMilli(ns: bigint): string {
-  const { date, frac } = split(ns);
-  const day = String(date.getUTCDate()).padStart(2, ' ');
-  const hms = date.toISOString().slice(11, 19);
-  return `${MONTHS[date.getUTCMonth()]} ${day} ${hms}.${String(Math.floor(frac / 1_000_000)).padStart(3, '0')}`;
+  const { second, frac } = split(ns);
+  return `${second.stamp}.${String(Math.floor(frac / 1_000_000)).padStart(3, '0')}`;
 }
 
-function split(ns: bigint): { date: Date; frac: number } {
+/** The texts of one whole second: a replay formats many times within the same second. */
+interface SecondTexts {
+  sec: bigint;
+  /** YYYY-MM-DDTHH:MM:SS */
+  iso: string;
+  /** Mon _2 HH:MM:SS */
+  stamp: string;
+}
+
+let lastSecond: SecondTexts = secondTexts(0n);
+
+function secondTexts(sec: bigint): SecondTexts {
+  const date = new Date(Number(sec) * 1000);
+  const iso = date.toISOString();
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  return { sec, iso: iso.slice(0, 19), stamp: `${MONTHS[date.getUTCMonth()]} ${day} ${iso.slice(11, 19)}` };
+}
+
+function split(ns: bigint): { second: SecondTexts; frac: number } {
   const sec = ns / 1_000_000_000n;
   const frac = Number(ns - sec * 1_000_000_000n);
-  return { date: new Date(Number(sec) * 1000), frac };
+  if (sec !== lastSecond.sec) lastSecond = secondTexts(sec);
+  return { second: lastSecond, frac };
 }
 
 export type TimeFormat = 'StampMilli' | 'RFC3339' | 'RFC3339Milli' | 'RFC3339Micro' | 'RFC3339Nano';
