@@ -3,6 +3,10 @@
 // the typed Inputs of ast.ts. Kinds are dispatched on apiVersion and kind; kinds this project does
 // not read are skipped and reported. The first problem anywhere throws a TwinpathError with file,
 // line, column and YAML path, and nothing is returned: callers never see half of an input set.
+//
+// Each file is first read by the fast scanner of load_scan.ts, document by document into the
+// collector; when the file leaves the scanner's subset, what it added is taken back and the file
+// is read again with the full parser (yaml.ts), which owns every syntax error.
 
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +16,7 @@ import { readCiliumPolicy } from './load_cilium.js';
 import { readEndpointSlice, readNamespace, readNode, readPod, readService } from './load_cluster.js';
 import { expectSeq, fail, Obj } from './load_fields.js';
 import { readNetworkPolicy } from './load_netpol.js';
+import { scanYaml } from './load_scan.js';
 import { parseYaml, type YValue } from './yaml.js';
 
 const INPUT_EXTENSIONS = ['.yaml', '.yml', '.json'];
@@ -66,6 +71,8 @@ class Collector {
   readonly policies: Policy[] = [];
   readonly skipped: SkippedObject[] = [];
   private readonly seen = new Map<string, Source>();
+  /** Objects added since `mark`, by their key in `seen`, so that `rollback` can take them back. */
+  private added: string[] = [];
   add(v: YValue, inherited?: { apiVersion: string; kind: string }): void {
     if (v.kind !== 'map') fail('POLICY_BAD_OBJECT', 'a document must be a Kubernetes object (a mapping with apiVersion and kind)', v.src);
     const root = new Obj(v);
@@ -100,6 +107,22 @@ class Collector {
       fail('POLICY_DUPLICATE', `${what} is defined twice (first at ${first.file}:${first.line}:${first.column})`, nameSrc);
     }
     this.seen.set(key, nameSrc);
+    this.added.push(key);
+  }
+
+  /** Where the collector stands now (the lengths of its lists). */
+  mark(): number[] {
+    this.added = [];
+    const { namespaces, pods, nodes, services, endpointSlices } = this.cluster;
+    return [namespaces, pods, nodes, services, endpointSlices, this.policies, this.skipped].map((l) => l.length);
+  }
+
+  /** Back to a `mark`: everything added since is dropped. */
+  rollback(mark: number[]): void {
+    const { namespaces, pods, nodes, services, endpointSlices } = this.cluster;
+    [namespaces, pods, nodes, services, endpointSlices, this.policies, this.skipped].forEach((l, i) => (l.length = mark[i]));
+    for (const key of this.added) this.seen.delete(key);
+    this.added = [];
   }
 
   private header(root: Obj, field: 'apiVersion' | 'kind', inherited: string | undefined): string {
@@ -129,15 +152,46 @@ class Collector {
   }
 }
 
+export interface ParseOptions {
+  /** false: every file through the full parser only (the reference the scanner is tested against). */
+  scanner?: boolean;
+}
+
 /** Already-read documents; `file` is used in every Source and error. */
-export function parseDocuments(docs: Array<{ file: string; text: string }>): Inputs {
+export function parseDocuments(docs: Array<{ file: string; text: string }>, options: ParseOptions = {}): Inputs {
   const c = new Collector();
   for (const d of docs) {
+    if (options.scanner !== false && scanFile(c, d.file, d.text)) continue;
     for (const doc of parseYaml(d.file, d.text)) {
       if (doc.root !== undefined) c.add(doc.root);
     }
   }
   return c.result();
+}
+
+/**
+ * One file through the scanner, each document into the collector as soon as it is read (so its
+ * tree is garbage right away). False, with nothing added, when the file leaves the scanner's
+ * subset. A refused object is reported only once the whole file has been scanned: the full parser
+ * reports a syntax error anywhere in a file before any object of it.
+ */
+function scanFile(c: Collector, file: string, text: string): boolean {
+  const mark = c.mark();
+  let refused: { error: unknown } | undefined;
+  const complete = scanYaml(file, text, (root) => {
+    if (refused !== undefined) return;
+    try {
+      c.add(root);
+    } catch (error) {
+      refused = { error };
+    }
+  });
+  if (!complete) {
+    c.rollback(mark);
+    return false;
+  }
+  if (refused !== undefined) throw refused.error;
+  return true;
 }
 
 function ioError(file: string, err: unknown): never {
