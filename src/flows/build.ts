@@ -33,6 +33,7 @@ export interface Decision {
 }
 
 const POLICY_DROPS = new Set([DROP_POLICY, DROP_POLICY_DENY]);
+const ENDPOINT_CACHE_MAX = 65_536;
 
 // Each kind of flow is built with its fields assigned in flow.proto's declaration order (time,
 // verdict, drop_reason, ethernet, IP, l4, source, destination, Type, node_name, reply,
@@ -58,6 +59,11 @@ export class FlowBuilder {
   // The flows of one packet share its time: formatted once.
   private lastTime = -1n;
   private lastTimeText = '';
+  /** Endpoints as flows name them, by observing node and address (with the identity they were
+   * made for): the same few appear in every packet. Shared by the flows, which never change
+   * them; bounded, started again when full. */
+  private readonly endpoints = new Map<string, Map<string, HubbleEndpoint>>();
+  private endpointCount = 0;
 
   constructor(compiled: CompiledPolicy) {
     for (const ep of compiled.endpoints) for (const ip of ep.ips) this.pods.set(canonicalIp(ip), ep);
@@ -184,6 +190,22 @@ export class FlowBuilder {
   }
 
   private endpoint(ip: string, identity: number, node: string): HubbleEndpoint {
+    let byIp = this.endpoints.get(node);
+    if (byIp === undefined) this.endpoints.set(node, (byIp = new Map()));
+    const known = byIp.get(ip);
+    if (known !== undefined && (known.identity ?? 0) === identity) return known;
+    if (this.endpointCount >= ENDPOINT_CACHE_MAX) {
+      this.endpoints.clear();
+      this.endpointCount = 0;
+      this.endpoints.set(node, (byIp = new Map()));
+    }
+    const made = this.makeEndpoint(ip, identity, node);
+    if (known === undefined) this.endpointCount++;
+    byIp.set(ip, made);
+    return made;
+  }
+
+  private makeEndpoint(ip: string, identity: number, node: string): HubbleEndpoint {
     const ep = ip === '' ? undefined : this.podByIp(ip);
     const out: HubbleEndpoint = {};
     if (ep && (ep.node === '' ? IMPLICIT_NODE : ep.node) === node) out.ID = ep.id;
@@ -230,35 +252,43 @@ const TCP_FLAG_JSON_ORDER: Array<[number, keyof TcpFlagsJson]> = [
   [0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
 ];
 
+// The flags object of each of the 256 flag bytes, made once and shared (flows never change them).
+const TCP_FLAGS_JSON: TcpFlagsJson[] = Array.from({ length: 256 }, (_, bits) => {
+  const flags: TcpFlagsJson = {};
+  for (const [bit, name] of TCP_FLAG_JSON_ORDER) if ((bits & bit) !== 0) flags[name] = true;
+  return flags;
+});
+
+function ports(ev: FlowEvent): { source_port?: number; destination_port?: number; flags?: TcpFlagsJson } {
+  const p: { source_port?: number; destination_port?: number; flags?: TcpFlagsJson } = {};
+  if (ev.srcPort !== 0) p.source_port = ev.srcPort;
+  if (ev.dstPort !== 0) p.destination_port = ev.dstPort;
+  return p;
+}
+
+function icmp(ev: FlowEvent): { type?: number; code?: number } {
+  const m: { type?: number; code?: number } = {};
+  if (ev.icmpType !== 0) m.type = ev.icmpType;
+  if (ev.icmpCode !== 0) m.code = ev.icmpCode;
+  return m;
+}
+
 function layer4(ev: FlowEvent): Layer4Json | undefined {
   if (ev.laterFragment) return undefined;
-  const ports = () => {
-    const p: { source_port?: number; destination_port?: number } = {};
-    if (ev.srcPort !== 0) p.source_port = ev.srcPort;
-    if (ev.dstPort !== 0) p.destination_port = ev.dstPort;
-    return p;
-  };
-  const icmp = () => {
-    const m: { type?: number; code?: number } = {};
-    if (ev.icmpType !== 0) m.type = ev.icmpType;
-    if (ev.icmpCode !== 0) m.code = ev.icmpCode;
-    return m;
-  };
   switch (ev.protocol) {
     case 6: {
-      if (ev.tcpFlags === 0) return { TCP: ports() };
-      const flags: TcpFlagsJson = {};
-      for (const [bit, name] of TCP_FLAG_JSON_ORDER) if ((ev.tcpFlags & bit) !== 0) flags[name] = true;
-      return { TCP: { ...ports(), flags } };
+      const p = ports(ev);
+      if (ev.tcpFlags !== 0) p.flags = TCP_FLAGS_JSON[ev.tcpFlags & 0xff]!;
+      return { TCP: p };
     }
     case 17:
-      return { UDP: ports() };
+      return { UDP: ports(ev) };
     case 132:
-      return { SCTP: ports() };
+      return { SCTP: ports(ev) };
     case 1:
-      return { ICMPv4: icmp() };
+      return { ICMPv4: icmp(ev) };
     case 58:
-      return { ICMPv6: icmp() };
+      return { ICMPv6: icmp(ev) };
     default:
       return undefined;
   }
