@@ -11,7 +11,7 @@
 // and traffic is never without a program during the swap.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TwinpathError, isTwinpathError } from '../errors.js';
 import { rawAddon, kernelAvailability } from '../kernel/addon.js';
@@ -407,6 +407,21 @@ function runSteps(state: NodeState, obj: KernelObject, hooks: Hook[], xdpIfs: Ar
     );
   }
 
+  // A NodePort reply is rev-NATed at the backend's cil_from_container, so it leaves the pod's
+  // veth with the node's own address as its source; Linux forwards a packet with a local source
+  // only from an interface that accepts local sources. With services, turn that on for every
+  // endpoint interface (IPv6 has no such check), and remember the old value for detach.
+  if (state.services !== undefined) {
+    state.sysctls ??= [];
+    for (const e of state.endpoints) {
+      const path = `/proc/sys/net/ipv4/conf/${e.ifname}/accept_local`;
+      if (state.sysctls.some((x) => x.path === path)) continue;
+      const previous = inNetns(netns, () => readFileSync(path, 'utf8').trim());
+      if (previous === '1') continue;
+      step(() => state.sysctls!.push({ path, previous }), () => inNetns(netns, () => writeFileSync(path, '1')));
+    }
+  }
+
   // Hooks of the replaced attachment that this one does not use.
   const wanted = new Set([...hooks.map((h) => `${h.ifindex} ${h.hook}`), ...xdpIfs.map((x) => `${x.ifindex} xdp`)]);
   for (const h of [...state.hooks]) {
@@ -499,6 +514,12 @@ export function detachNode(name: string): DetachResult {
       } catch (e) {
         errors.push(`${c.ifname} clsact: ${(e as Error).message}`);
       }
+    }
+    for (const x of state.sysctls ?? []) {
+      // An interface that is gone took its setting with it.
+      inNetns(netns, () => {
+        if (existsSync(x.path)) writeFileSync(x.path, x.previous);
+      });
     }
   }
   let pins = 0;

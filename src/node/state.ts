@@ -66,6 +66,8 @@ export interface NodeState {
   services?: NodeServices;
   /** The XDP prefilter's deny list, when the prefilter is attached (the pinned maps hold it). */
   prefilter?: { cidrs: string[] };
+  /** sysctls this attachment changed, with the value each had before (detach puts it back). */
+  sysctls?: Array<{ path: string; previous: string }>;
   /** Last update: when, and how long applying it took. */
   lastUpdate?: { at: string; applyMs: number; added: number; removed: number; changed: number };
 }

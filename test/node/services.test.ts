@@ -119,10 +119,12 @@ describeRoot('node services live', () => {
 
     test('NodePort from outside, through cil_from_netdev on the uplink: each node offers its own backend (Local)', async () => {
       // The reply is rev-NATed at the backend's cil_from_container, so it leaves the pod's veth
-      // with the node's own address as source; the stack forwards such a packet only where the
-      // interface accepts local sources (see src/node/README.md).
+      // with the node's own address as source; attach made the pods' interfaces accept local
+      // sources for that (see src/node/README.md).
       for (const p of Object.values(sb.pods)) {
-        if (p.hostIfname !== undefined) execIn(p.nodeNetns, ['sysctl', '-q', '-w', `net.ipv4.conf.${p.hostIfname}.accept_local=1`], false);
+        if (p.hostIfname !== undefined) {
+          expect(execIn(p.nodeNetns, ['sysctl', '-n', `net.ipv4.conf.${p.hostIfname}.accept_local`], false).stdout.trim()).toBe('1');
+        }
       }
       const a = await prober.connect('ip:203.0.113.10', '172.18.0.2', 30080, 4);
       const b = await prober.connect('ip:203.0.113.10', '172.18.0.3', 30080, 4);
