@@ -178,13 +178,21 @@ export function parseDocuments(docs: Array<{ file: string; text: string }>, opti
 function scanFile(c: Collector, file: string, text: string): boolean {
   const mark = c.mark();
   let refused: { error: unknown } | undefined;
-  const complete = scanYaml(file, text, (root) => {
+  const guarded = (add: () => void): void => {
     if (refused !== undefined) return;
     try {
-      c.add(root);
+      add();
     } catch (error) {
       refused = { error };
     }
+  };
+  const complete = scanYaml(file, text, {
+    root: (root) => guarded(() => c.add(root)),
+    // As Collector.add reads a list: a `v1 List`'s items carry their kind, a typed list's get it.
+    list: (head) => {
+      const element = head.kind === 'List' ? undefined : { apiVersion: head.apiVersion, kind: head.kind.slice(0, -'List'.length) };
+      return (item) => guarded(() => c.add(item, element));
+    },
   });
   if (!complete) {
     c.rollback(mark);

@@ -112,15 +112,55 @@ function fold(lines: string[]): string {
   return out + sep + trimStart(lines[lines.length - 1]);
 }
 
+const HEAD_WORD = / +([A-Za-z0-9][A-Za-z0-9./-]*) *(?:\n|$)/y;
+
+/** The one-word value after `key:` at `p`, if that is all the line holds. */
+function headWord(text: string, p: number): string | undefined {
+  HEAD_WORD.lastIndex = p;
+  return HEAD_WORD.exec(text)?.[1];
+}
+
+/** The list document as read agrees with the header its items were handed over under. */
+function checkListHead(root: YValue, head: ListHead): void {
+  if (root.kind !== 'map') outside();
+  const value = (key: string): YValue | undefined => root.entries.find((e) => e.key === key)?.value;
+  const apiVersion = value('apiVersion');
+  const kind = value('kind');
+  const items = value('items');
+  if (apiVersion?.kind !== 'scalar' || apiVersion.value !== head.apiVersion) outside();
+  if (kind?.kind !== 'scalar' || kind.value !== head.kind) outside();
+  if (items === undefined || !(items.kind === 'seq' || (items.kind === 'scalar' && items.value === null))) outside();
+  if (head.kind !== 'List' && value('spec') !== undefined) outside();
+}
+
+/** The header of a document that is a list of objects (`kind: List`, `PodList`, ...). */
+export interface ListHead {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface ScanHandlers {
+  /** Each document's root, once read (never a list whose items went to `list`). */
+  root(root: YValue): void;
+  /**
+   * Asked at the start of a document whose root mapping (at column 0) has `items` and a one-word
+   * `apiVersion` and `kind` ending in `List` (and no `spec` unless the kind is `List`): a function
+   * to take each item as soon as it is read, so the list is never held whole (kubectl writes a
+   * whole cluster as one List). The scanner checks the header against the document once read,
+   * giving up on the file if it differs.
+   */
+  list?(head: ListHead): ((item: YValue) => void) | undefined;
+}
+
 /**
- * Reads every document of `text`, handing each non-empty root to `onRoot` as soon as it is read.
- * Returns false when the text leaves the subset (the caller then reads the whole file again with
- * the full parser and drops whatever `onRoot` received).
+ * Reads every document of `text`, handing each non-empty root (or list item) over as soon as it
+ * is read. Returns false when the text leaves the subset: the caller then reads the whole file
+ * again with the full parser and drops whatever the handlers received.
  */
-export function scanYaml(file: string, text: string, onRoot: (root: YValue) => void): boolean {
+export function scanYaml(file: string, text: string, handlers: ScanHandlers): boolean {
   if (REFUSED_CHARS.test(text)) return false;
   try {
-    new Scanner(file, text).documents(onRoot);
+    new Scanner(file, text).documents(handlers);
     return true;
   } catch (e) {
     if (e === OUTSIDE) return false;
@@ -134,6 +174,8 @@ function outside(): never {
 
 class Scanner {
   private pos = 0;
+  /** Where the items of the current document's root `items` go instead of its tree, if anywhere. */
+  private items: ((item: YValue) => void) | undefined;
   /** 1-based number of the line holding `pos`, and the offset where that line starts. */
   private line = 1;
   private ls = 0;
@@ -211,14 +253,13 @@ class Scanner {
       }
       this.pos = p;
       this.ind = p - this.ls;
-      if (this.ind === 0 && this.isMarker()) this.ind = -1;
+      if (this.ind === 0 && this.isMarker(this.ls)) this.ind = -1;
       return;
     }
   }
 
-  /** `---` or `...` at the start of the current line, followed by a space or the line's end. */
-  private isMarker(): boolean {
-    const p = this.ls;
+  /** `---` or `...` at `p`, a line's start, followed by a space or the line's end. */
+  private isMarker(p: number): boolean {
     const ch = this.c(p);
     if ((ch !== DASH && ch !== DOT) || this.c(p + 1) !== ch || this.c(p + 2) !== ch) return false;
     const after = this.c(p + 3);
@@ -234,7 +275,7 @@ class Scanner {
 
   // ---- documents ----
 
-  documents(onRoot: (root: YValue) => void): void {
+  documents(handlers: ScanHandlers): void {
     this.lineFrom(0);
     for (;;) {
       if (this.pos >= this.len) return;
@@ -246,9 +287,39 @@ class Scanner {
         this.nextContent();
         continue;
       }
-      onRoot(this.root());
+      const head = handlers.list !== undefined && this.ind === 0 ? this.listHead() : undefined;
+      this.items = head === undefined ? undefined : handlers.list!(head);
+      const root = this.root();
       if (this.ind !== -1) outside(); // content left of the root block
+      if (this.items !== undefined) checkListHead(root, head!);
+      else handlers.root(root);
+      this.items = undefined;
     }
+  }
+
+  /**
+   * A look ahead along the current document's lines at column 0 (the keys of a root mapping
+   * there): its list header, if it has one. Only a guess until the document is read and checked.
+   */
+  private listHead(): ListHead | undefined {
+    let apiVersion: string | undefined;
+    let kind: string | undefined;
+    let items = false;
+    let spec = false;
+    for (let p = this.ls; p < this.len; ) {
+      const c = this.c(p);
+      if ((c === DASH || c === DOT) && this.isMarker(p)) break;
+      if (c === 97 && this.text.startsWith('apiVersion:', p)) apiVersion = headWord(this.text, p + 11);
+      else if (c === 107 && this.text.startsWith('kind:', p)) kind = headWord(this.text, p + 5);
+      else if (c === 105 && this.text.startsWith('items:', p)) items = true;
+      else if (c === 115 && this.text.startsWith('spec:', p)) spec = true;
+      const nl = this.text.indexOf('\n', p);
+      if (nl < 0) break;
+      p = nl + 1;
+    }
+    if (!items || apiVersion === undefined || kind === undefined || !kind.endsWith('List')) return undefined;
+    if (kind !== 'List' && spec) return undefined;
+    return { apiVersion, kind };
   }
 
   private root(): YValue {
@@ -293,8 +364,10 @@ class Scanner {
         const empty = this.src(this.pos, p);
         this.endLine();
         this.nextContent();
-        if (this.ind > n) value = this.block(p);
-        else if (this.ind === n && this.atSeqItem()) value = this.seq(n, p);
+        // A list's items go to the handler (`path` is '' only at a document's root).
+        const sink = path === '' && key === 'items' ? this.items : undefined;
+        if (this.ind > n) value = this.atSeqItem() ? this.seq(this.ind, p, sink) : this.block(p);
+        else if (this.ind === n && this.atSeqItem()) value = this.seq(n, p, sink);
         else value = { kind: 'scalar', value: null, src: empty };
       } else {
         value = this.inline(n, p);
@@ -307,12 +380,12 @@ class Scanner {
     return { kind: 'map', entries, src };
   }
 
-  /** A block sequence whose `-` are at column `n`. */
-  private seq(n: number, path: string): YValue {
+  /** A block sequence whose `-` are at column `n`; with `sink`, its items go there, not in it. */
+  private seq(n: number, path: string, sink?: (item: YValue) => void): YValue {
     const src = this.src(this.pos, path);
     const items: YValue[] = [];
-    for (;;) {
-      const p = indexPath(path, items.length);
+    for (let i = 0; ; i++) {
+      const p = indexPath(path, i);
       this.pos++; // the '-'
       while (this.c(this.pos) === SP) this.pos++;
       const ch = this.c(this.pos);
@@ -328,7 +401,8 @@ class Scanner {
         if (this.atSeqItem()) item = this.seq(col, p);
         else item = this.map(col, p) ?? this.inline(n, p);
       }
-      items.push(item);
+      if (sink !== undefined) sink(item);
+      else items.push(item);
       if (this.ind === n && this.atSeqItem()) continue;
       if (this.ind > n) outside();
       break;
@@ -751,7 +825,7 @@ class Scanner {
         this.line++;
         this.ls = this.pos;
         const m = this.c(this.pos);
-        if ((m === DASH || m === DOT) && this.isMarker()) outside();
+        if ((m === DASH || m === DOT) && this.isMarker(this.pos)) outside();
       } else return;
     }
   }

@@ -7,11 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { TwinpathError } from '../../src/errors.js';
 import { parseDocuments } from '../../src/policy/load.js';
-import { resolvePlain, scanYaml } from '../../src/policy/load_scan.js';
+import { resolvePlain, scanYaml, type ListHead } from '../../src/policy/load_scan.js';
+import type { Inputs } from '../../src/policy/ast.js';
 import { parseYaml, type YMap, type YScalar, type YValue } from '../../src/policy/yaml.js';
 import { mulberry32 } from '../../src/util/prng.js';
 // @ts-expect-error the benchmark's generator is plain JavaScript
-import { clusterFiles, generateCluster } from '../../bench/gen-cluster.js';
+import { clusterFiles, generateCluster, toYaml } from '../../bench/gen-cluster.js';
 
 type Outcome = { roots: YValue[] } | { error: { code: string; location: unknown } };
 
@@ -27,7 +28,7 @@ function full(text: string): Outcome {
 /** The scanner's trees, or undefined when it gives up. */
 function scanned(text: string): YValue[] | undefined {
   const roots: YValue[] = [];
-  return scanYaml('t.yaml', text, (r) => roots.push(r)) ? roots : undefined;
+  return scanYaml('t.yaml', text, { root: (r) => roots.push(r) }) ? roots : undefined;
 }
 
 /** Scanner and parser agree on `text`; returns whether the scanner read it. */
@@ -225,7 +226,7 @@ describe('scanner against the parser on generated documents', () => {
 describe('parseDocuments with and without the scanner', () => {
   it('gives the same inputs for a generated cluster, every file read by the scanner', () => {
     const files: Array<{ file: string; text: string }> = clusterFiles(generateCluster({ namespaces: 200, nodes: 50 }));
-    for (const f of files) expect(scanYaml(f.file, f.text, () => {}), f.file).toBe(true);
+    for (const f of files) expect(scanYaml(f.file, f.text, { root: () => {} }), f.file).toBe(true);
     expect(parseDocuments(files)).toEqual(parseDocuments(files, { scanner: false }));
   });
 
@@ -273,5 +274,82 @@ describe('parseDocuments with and without the scanner', () => {
     ];
     expect(outcome(docs, true)).toEqual(outcome(docs, false));
     expect(outcome(docs, true)).toMatchObject({ code: 'POLICY_DUPLICATE' });
+  });
+});
+
+describe('lists read item by item', () => {
+  const ns = (name: string, indent = ''): string[] => [`${indent}- apiVersion: v1`, `${indent}  kind: Namespace`, `${indent}  metadata:`, `${indent}    name: ${name}`];
+  /** What the scanner hands over: list headers and items, or roots. */
+  function handed(text: string): { complete: boolean; heads: ListHead[]; items: number; roots: number } {
+    const got = { heads: [] as ListHead[], items: 0, roots: 0 };
+    const complete = scanYaml('t.yaml', text, {
+      root: () => got.roots++,
+      list: (head) => {
+        got.heads.push(head);
+        return () => got.items++;
+      },
+    });
+    return { complete, ...got };
+  }
+  const same = (text: string): unknown => {
+    const docs = [{ file: 'l.yaml', text }];
+    const outcome = (scanner: boolean): unknown => {
+      try {
+        return parseDocuments(docs, { scanner });
+      } catch (e) {
+        if (e instanceof TwinpathError) return { code: e.code, location: e.location };
+        throw e;
+      }
+    };
+    const withScanner = outcome(true);
+    expect(withScanner).toEqual(outcome(false));
+    return withScanner;
+  };
+
+  it('streams a kubectl List (kind after items), with the same inputs', () => {
+    const text = lines('apiVersion: v1', 'items:', ...ns('a'), ...ns('b'), 'kind: List', 'metadata:', '  resourceVersion: ""');
+    expect(handed(text)).toEqual({ complete: true, heads: [{ apiVersion: 'v1', kind: 'List' }], items: 2, roots: 0 });
+    expect((same(text) as Inputs).cluster.namespaces.map((n) => n.name)).toEqual(['a', 'b']);
+  });
+
+  it('streams a typed list, its items taking their kind from it; items indented under the key too', () => {
+    const text = lines('apiVersion: v1', 'kind: NamespaceList', 'items:', '  - metadata:', '      name: a', '  - metadata:', '      name: b');
+    expect(handed(text)).toMatchObject({ complete: true, items: 2, roots: 0 });
+    expect((same(text) as Inputs).cluster.namespaces.map((n) => n.src.path)).toEqual(['items[0]', 'items[1]']);
+  });
+
+  it('reads a list whole when its header is not a plain word or a typed list has a spec', () => {
+    expect(handed(lines('apiVersion: "v1"', 'kind: List', 'items:', ...ns('a')))).toMatchObject({ complete: true, heads: [], roots: 1 });
+    const withSpec = lines('apiVersion: v1', 'kind: NamespaceList', 'spec: {}', 'items:', ...ns('a'));
+    expect(handed(withSpec)).toMatchObject({ complete: true, heads: [], roots: 1 });
+    same(withSpec);
+  });
+
+  it('gives up when the document turns out to differ from the header looked ahead', () => {
+    // `kind` continues on the next line: the look ahead saw "List", the document says "List x".
+    const text = lines('apiVersion: v1', 'kind: List', '  x', 'items:', ...ns('a'));
+    expect(handed(text).complete).toBe(false);
+    same(text);
+  });
+
+  it('reports an item refused before a syntax error further down only as the syntax error', () => {
+    const text = lines('apiVersion: v1', 'kind: List', 'items:', ...ns('Bad_Name'), ...ns('b'), 'x: [1,');
+    expect(same(text)).toMatchObject({ code: 'POLICY_YAML_SYNTAX' });
+  });
+
+  it('reports the first refused item once the list is read', () => {
+    const text = lines('apiVersion: v1', 'items:', ...ns('ok'), ...ns('Bad_Name'), ...ns('Worse_Name'), 'kind: List');
+    expect(same(text)).toMatchObject({ code: 'POLICY_BAD_VALUE', location: { line: 10, column: 11, path: 'items[1].metadata.name' } });
+  });
+
+  it('gives the same inputs for a generated cluster written as kubectl Lists', () => {
+    const g = generateCluster({ namespaces: 60, nodes: 15 });
+    const list = (items: unknown[]): string => toYaml({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } });
+    const files = [
+      { file: 'cluster.yaml', text: list([...g.nodes, ...g.namespaces, ...g.pods]) },
+      { file: 'policies.yaml', text: list(g.policies) },
+    ];
+    for (const f of files) expect(handed(f.text)).toMatchObject({ complete: true, roots: 0 });
+    expect(parseDocuments(files)).toEqual(parseDocuments(files, { scanner: false }));
   });
 });
