@@ -421,7 +421,7 @@ export class VmMap {
         const at = buf + o;
         const len = (u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24)) >>> 0;
         const cpu = (u8[at + 4]! | (u8[at + 5]! << 8) | (u8[at + 6]! << 16) | (u8[at + 7]! << 24)) >>> 0;
-        out.push({ data: u8.slice(at + 8, at + 8 + len), cpu });
+        out.push({ data: this.vm.copyOut(at + 8, at + 8 + len), cpu });
         o += 8 + ((len + 7) & ~7);
       }
       return out;

@@ -181,6 +181,9 @@ export class RunResult {
 }
 
 const DEFAULT_BUDGET = K.EBPF_DEFAULT_BUDGET;
+/** Vm.copyOut: the slab size, and the largest copy taken from a slab. */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_COPY = 4096;
 const EMPTY = new Uint8Array(0);
 const TEXT = new TextDecoder();
 
@@ -296,10 +299,10 @@ export class Vm {
       r0,
       retval: r0lo,
       executed: w[r + 12]! + w[r + 13]! * 2 ** 32,
-      packet: u8.slice(data, dataEnd),
+      packet: this.copyOut(data, dataEnd),
       // Most runs leave no metadata: one shared empty array (it cannot be written to).
       meta: dataMeta === data ? EMPTY : u8.slice(dataMeta, data),
-      ctx: u8.slice(ctxAddr, ctxAddr + ctxSize),
+      ctx: this.copyOut(ctxAddr, ctxAddr + ctxSize),
       trace,
     };
     if (ring) result.execTrace = ring.trace!;
@@ -384,6 +387,8 @@ export class Vm {
   private u8view = new Uint8Array(0);
   private u32view = new Uint32Array(0);
   private u64view = new BigUint64Array(0);
+  private slab = new ArrayBuffer(0);
+  private slabUsed = SLAB_BYTES;
   bytes(): Uint8Array {
     if (this.u8view.length === 0) this.u8view = new Uint8Array(this.x.memory.buffer);
     return this.u8view;
@@ -392,6 +397,24 @@ export class Vm {
   words(): Uint32Array {
     if (this.u32view.length === 0) this.u32view = new Uint32Array(this.x.memory.buffer);
     return this.u32view;
+  }
+
+  /** @internal A copy of VM memory [start, end). Small copies are views into a shared slab
+   * rather than arrays of their own: every run hands out a packet, a context and its ring buffer
+   * records, and an ArrayBuffer apiece costs more (allocation and collection) than the copy.
+   * A copy is still independent memory; a slab lives as long as some copy in it does. */
+  copyOut(start: number, end: number): Uint8Array {
+    const len = end - start;
+    if (len > SLAB_MAX_COPY) return this.bytes().slice(start, end);
+    if (this.slabUsed + len > SLAB_BYTES) {
+      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const out = new Uint8Array(this.slab, this.slabUsed, len);
+    out.set(this.bytes().subarray(start, end));
+    // Keep copies 8-byte aligned, as fresh arrays are (a caller may view one as wider words).
+    this.slabUsed += (len + 7) & ~7;
+    return out;
   }
 
   /** @internal 64-bit words (little-endian, as wasm memory is). */
