@@ -113,6 +113,18 @@ function fold(lines: string[]): string {
 }
 
 const HEAD_WORD = / +([A-Za-z0-9][A-Za-z0-9./-]*) *(?:\n|$)/y;
+/** JSON's brackets and string starts; a whole JSON string; a one-word JSON string. */
+const JSON_TOKEN = /["{}[\]]/g;
+const JSON_STRING = /"(?:[^"\\\n]|\\.)*"/y;
+const JSON_WORD = /"([A-Za-z0-9][A-Za-z0-9./-]*)"/y;
+
+/** What a look ahead found among a document's top keys. */
+interface HeadKeys {
+  apiVersion?: string;
+  kind?: string;
+  items: boolean;
+  spec: boolean;
+}
 
 /** The one-word value after `key:` at `p`, if that is all the line holds. */
 function headWord(text: string, p: number): string | undefined {
@@ -287,7 +299,8 @@ class Scanner {
         this.nextContent();
         continue;
       }
-      const head = handlers.list !== undefined && this.ind === 0 ? this.listHead() : undefined;
+      const json = this.c(this.pos) === LBRACE;
+      const head = handlers.list !== undefined && this.ind === 0 ? (json ? this.jsonListHead() : this.listHead()) : undefined;
       this.items = head === undefined ? undefined : handlers.list!(head);
       const root = this.root();
       if (this.ind !== -1) outside(); // content left of the root block
@@ -302,6 +315,19 @@ class Scanner {
    * there): its list header, if it has one. Only a guess until the document is read and checked.
    */
   private listHead(): ListHead | undefined {
+    return this.head(this.blockHeadKeys());
+  }
+
+  /** The list header out of what a look ahead found. */
+  private head(found: HeadKeys): ListHead | undefined {
+    const { apiVersion, kind, items, spec } = found;
+    if (!items || apiVersion === undefined || kind === undefined || !kind.endsWith('List')) return undefined;
+    if (kind !== 'List' && spec) return undefined;
+    return { apiVersion, kind };
+  }
+
+  /** The keys at column 0 of the current document (a block mapping there). */
+  private blockHeadKeys(): HeadKeys {
     let apiVersion: string | undefined;
     let kind: string | undefined;
     let items = false;
@@ -317,9 +343,49 @@ class Scanner {
       if (nl < 0) break;
       p = nl + 1;
     }
-    if (!items || apiVersion === undefined || kind === undefined || !kind.endsWith('List')) return undefined;
-    if (kind !== 'List' && spec) return undefined;
-    return { apiVersion, kind };
+    return { apiVersion, kind, items, spec };
+  }
+
+  /**
+   * The list header of a JSON document (a flow mapping at the scanner's position): a walk over
+   * its brackets and strings, looking at the keys at depth 1. kubectl writes `kind` after the
+   * items, so only a look ahead can tell before them.
+   */
+  private jsonListHead(): ListHead | undefined {
+    const t = this.text;
+    const found: HeadKeys = { items: false, spec: false };
+    let depth = 0;
+    JSON_TOKEN.lastIndex = this.pos;
+    for (;;) {
+      const m = JSON_TOKEN.exec(t);
+      if (m === null) return undefined;
+      const c = t.charCodeAt(m.index);
+      if (c === LBRACE || c === LBRACKET) depth++;
+      else if (c === RBRACE || c === RBRACKET) {
+        if (--depth === 0) break;
+      } else {
+        JSON_STRING.lastIndex = m.index;
+        const str = JSON_STRING.exec(t);
+        if (str === null) return undefined;
+        let p = JSON_STRING.lastIndex;
+        if (depth === 1) {
+          while (t.charCodeAt(p) === SP || t.charCodeAt(p) === NL) p++;
+          if (t.charCodeAt(p) === COLON) {
+            // a key of the root mapping
+            const key = str[0].slice(1, -1);
+            p++;
+            while (t.charCodeAt(p) === SP || t.charCodeAt(p) === NL) p++;
+            if (key === 'apiVersion' || key === 'kind') {
+              JSON_WORD.lastIndex = p;
+              found[key] = JSON_WORD.exec(t)?.[1];
+            } else if (key === 'items') found.items = true;
+            else if (key === 'spec') found.spec = true;
+          }
+        }
+        JSON_TOKEN.lastIndex = p;
+      }
+    }
+    return this.head(found);
   }
 
   private root(): YValue {
@@ -731,7 +797,7 @@ class Scanner {
   // ---- flow collections ----
 
   /** A flow mapping or sequence at the scanner's position; `multiLine` only for a document root. */
-  private flow(path: string, multiLine: boolean): YValue {
+  private flow(path: string, multiLine: boolean, sink?: (item: YValue) => void): YValue {
     const open = this.c(this.pos);
     const src = this.src(this.pos, path);
     this.pos++;
@@ -743,6 +809,7 @@ class Scanner {
     }
     const entries: YMapEntry[] = [];
     const items: YValue[] = [];
+    let count = 0;
     for (;;) {
       if (open === LBRACE) {
         const keyAt = this.pos;
@@ -768,9 +835,13 @@ class Scanner {
         const keySrc = this.src(keyAt, p);
         this.pos++;
         this.flowSpace(multiLine);
-        entries.push({ key, keySrc, value: this.flowValue(p, multiLine) });
+        // A list's items go to the handler (`path` is '' only at a document's root).
+        const itemSink = path === '' && key === 'items' ? this.items : undefined;
+        entries.push({ key, keySrc, value: this.flowValue(p, multiLine, itemSink) });
       } else {
-        items.push(this.flowValue(indexPath(path, items.length), multiLine));
+        const item = this.flowValue(indexPath(path, count++), multiLine);
+        if (sink !== undefined) sink(item);
+        else items.push(item);
       }
       this.flowSpace(multiLine);
       const c = this.c(this.pos);
@@ -784,10 +855,10 @@ class Scanner {
     return open === LBRACE ? { kind: 'map', entries, src } : { kind: 'seq', items, src };
   }
 
-  private flowValue(path: string, multiLine: boolean): YValue {
+  private flowValue(path: string, multiLine: boolean, sink?: (item: YValue) => void): YValue {
     const at = this.pos;
     const c = this.c(at);
-    if (c === LBRACE || c === LBRACKET) return this.flow(path, multiLine);
+    if (c === LBRACE || c === LBRACKET) return this.flow(path, multiLine, c === LBRACKET ? sink : undefined);
     const src = this.src(at, path);
     if (c === DQUOTE || c === SQUOTE) {
       const v = this.quotedOneLine(at);

@@ -342,14 +342,47 @@ describe('lists read item by item', () => {
     expect(same(text)).toMatchObject({ code: 'POLICY_BAD_VALUE', location: { line: 10, column: 11, path: 'items[1].metadata.name' } });
   });
 
+  it('streams a JSON List (kind after items) and a typed one, with the same inputs', () => {
+    const item = (name: string): unknown => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    const list = JSON.stringify({ apiVersion: 'v1', items: [item('a'), item('b')], kind: 'List', metadata: { resourceVersion: '' } }, null, 4);
+    expect(handed(list)).toEqual({ complete: true, heads: [{ apiVersion: 'v1', kind: 'List' }], items: 2, roots: 0 });
+    expect((same(list) as Inputs).cluster.namespaces.map((n) => n.src)).toEqual([
+      { file: 'l.yaml', line: 4, column: 9, path: 'items[0]' },
+      { file: 'l.yaml', line: 11, column: 9, path: 'items[1]' },
+    ]);
+    const typed = JSON.stringify({ kind: 'NamespaceList', apiVersion: 'v1', items: [{ metadata: { name: 'a', labels: { 'x/y': '"[{' } } }] });
+    expect(handed(typed)).toMatchObject({ complete: true, heads: [{ apiVersion: 'v1', kind: 'NamespaceList' }], items: 1, roots: 0 });
+    same(typed);
+  });
+
+  it('reads a JSON list whole when the look ahead finds no header, gives up when the header differs', () => {
+    // The look ahead reads `"kind": "List"` inside a single-quoted string as the last kind key.
+    const fooled = `{"apiVersion": "v1", "kind": "Pod", "items": [], 'k': '"kind": "List"'}`;
+    expect(handed(fooled).complete).toBe(false);
+    same(fooled);
+    expect(handed('{"apiVersion": "v\\u0031", "kind": "List", "items": []}')).toMatchObject({ complete: true, heads: [], roots: 1 });
+    // The look ahead takes `[` inside a single-quoted YAML string for a bracket: no header found.
+    expect(handed(`{'a': '[', apiVersion: v1, kind: List, items: []}`)).toMatchObject({ complete: true, heads: [], roots: 1 });
+  });
+
   it('gives the same inputs for a generated cluster written as kubectl Lists', () => {
     const g = generateCluster({ namespaces: 60, nodes: 15 });
-    const list = (items: unknown[]): string => toYaml({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } });
-    const files = [
-      { file: 'cluster.yaml', text: list([...g.nodes, ...g.namespaces, ...g.pods]) },
-      { file: 'policies.yaml', text: list(g.policies) },
-    ];
-    for (const f of files) expect(handed(f.text)).toMatchObject({ complete: true, roots: 0 });
-    expect(parseDocuments(files)).toEqual(parseDocuments(files, { scanner: false }));
+    const list = (items: unknown[]): object => ({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } });
+    const cluster = list([...g.nodes, ...g.namespaces, ...g.pods]);
+    const policies = list(g.policies);
+    // As `kubectl get -o yaml` and `-o json` write them.
+    for (const files of [
+      [
+        { file: 'cluster.yaml', text: toYaml(cluster) },
+        { file: 'policies.yaml', text: toYaml(policies) },
+      ],
+      [
+        { file: 'cluster.json', text: JSON.stringify(cluster, null, 4) },
+        { file: 'policies.json', text: JSON.stringify(policies, null, 4) },
+      ],
+    ]) {
+      for (const f of files) expect(handed(f.text)).toMatchObject({ complete: true, roots: 0 });
+      expect(parseDocuments(files)).toEqual(parseDocuments(files, { scanner: false }));
+    }
   });
 });
