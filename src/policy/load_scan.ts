@@ -80,6 +80,15 @@ export function resolvePlain(s: string): Scalar {
 /** JSON's escapes, which YAML's double-quoted scalars share. */
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
+/**
+ * A string of its own: V8 makes a long slice (13 characters or more) a view that keeps the whole
+ * text alive, and names and labels live on in the inputs long after the text is gone. Prefixing
+ * a character and slicing it off copies the characters once.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 /** Spaces only: YAML trims spaces and tabs around line breaks (tabs never reach here), while
  * String.prototype.trim would take Unicode spaces too. */
 function trimEnd(s: string): string {
@@ -512,7 +521,7 @@ class Scanner {
           end = ++p;
         }
       }
-      const v = resolvePlain(this.text.slice(start, end));
+      const v = resolvePlain(own(this.text.slice(start, end)));
       key = v === null ? '' : String(v);
       this.pos = p;
     }
@@ -614,8 +623,8 @@ class Scanner {
       lineStart = contAt;
     }
     this.nextContent();
-    if (!multi) return resolvePlain(lines[0]);
-    return resolvePlain(fold(lines));
+    if (!multi) return resolvePlain(own(lines[0]));
+    return resolvePlain(own(fold(lines)));
   }
 
   /** A quoted scalar that closes on its own line; leaves the scanner after the closing quote.
@@ -647,7 +656,7 @@ class Scanner {
     }
     out += this.text.slice(from, p);
     this.pos = p + 1;
-    return out;
+    return own(out);
   }
 
   /** Decodes the escape at `p` (a backslash); returns the offset after it. */
@@ -723,7 +732,7 @@ class Scanner {
     this.pos = p + 1;
     this.endLine();
     this.nextContent();
-    return fold(lines);
+    return own(fold(lines));
   }
 
   /** A literal block scalar (`|`, `|-`, `|+`) under a collection at column `parent`. */
@@ -791,7 +800,7 @@ class Scanner {
     }
     this.pos = lastContentEnd;
     this.nextContent();
-    return value;
+    return own(value);
   }
 
   // ---- flow collections ----
@@ -879,7 +888,7 @@ class Scanner {
     while (flowPlainChar(this.c(p)) || (this.c(p) === COLON && p > start && flowPlainChar(this.c(p + 1)))) p++;
     if (p === start) outside();
     if (this.c(start) === DASH && p === start + 1) outside();
-    const raw = this.text.slice(start, p);
+    const raw = own(this.text.slice(start, p));
     this.pos = p;
     while (this.c(this.pos) === SP) this.pos++;
     const n = this.c(this.pos);
