@@ -5,6 +5,9 @@
 // resolving aliases, and turns its errors into POLICY_YAML_SYNTAX. Paths are relative to the
 // document: its root is '', a kubectl List item `items[3]`. A node reached through an alias has
 // the path where it is used and the position where its text is written.
+//
+// This is the reference reading: load_scan.ts reads the common subset (kubectl's YAML, JSON) much
+// faster and must give exactly these trees; every file it gives up on is read here.
 
 import { LineCounter, parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import { TwinpathError } from '../errors.js';
