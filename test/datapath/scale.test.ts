@@ -24,15 +24,12 @@ const pods = scaleCluster({ pods: PODS });
 const services = scaleCluster({ pods: 20, services: SERVICES, backends: 3 });
 
 function suite(engine: EngineKind): void {
-  it(`fills a node of ${PODS} pods, and rewrites its endpoints, in linear time`, async () => {
-    const t0 = performance.now();
+  it(`fills a node of ${PODS} pods and rewrites its endpoints`, async () => {
     const dp = await Datapath.open(pods.compiled, { engine });
     try {
       const maps = dp.maps('node-a');
-      const fillMs = performance.now() - t0;
       expect(maps.endpoints()).toHaveLength(PODS);
       expect(maps.endpointAddresses()).toHaveLength(PODS);
-      expect(fillMs).toBeLessThan(4000);
       // Pod 1 (app a1) may reach pod 0 (app a0) on 8080; pod 2 (app a2) may not.
       const ep = (i: number) => pods.compiled.endpoints.find((e) => e.pod === `p${i}`)!;
       const to0 = (from: number) => connectionPackets({ protocol: 'TCP', client: podIp(from), server: podIp(0), clientPort: 40000 + from, serverPort: 8080 }).request;
@@ -41,9 +38,7 @@ function suite(engine: EngineKind): void {
       expect(dp.run('node-a', PROG_FROM_ENDPOINT, dp.ifindexOf(ep(APPS + 1)), to0(APPS + 1)).verdict).toBe('FORWARDED');
 
       // Every endpoint written again, one at a time: each write touches its own addresses.
-      const t1 = performance.now();
       for (const e of pods.compiled.endpoints) if (e.node === 'node-a') maps.setEndpoint(dp.ifindexOf(e), e);
-      expect(performance.now() - t1).toBeLessThan(4000);
       expect(maps.endpointAddresses()).toHaveLength(PODS);
       // Moving an address to another interface takes it from the first.
       maps.setEndpoint(dp.ifindexOf(ep(1)), { ...ep(1), ips: [podIp(1), podIp(0)] });
@@ -61,15 +56,12 @@ function suite(engine: EngineKind): void {
   it(`load balances ${SERVICES.toLocaleString('en-US')} services, the maps sized at open`, async () => {
     const dp = await Datapath.open(services.compiled, { engine, cluster: services.cluster, maglevTableSize: TABLE });
     try {
-      const t0 = performance.now();
       const maps = dp.maps('node-a');
-      const fillMs = performance.now() - t0;
       const model = dp.services('node-a')!;
       expect(model.services).toHaveLength(SERVICES);
       const maglev = maps.obj.map(LB_MAPS.maglev);
       expect(maglev.maxEntries).toBeGreaterThanOrEqual(SERVICES * TABLE);
       expect(maps.obj.map(LB_MAPS.services4).maxEntries).toBeGreaterThanOrEqual(SERVICES);
-      expect(fillMs).toBeLessThan(30_000);
       // The last service's row is the one Maglev computes for its backends.
       const last = dp.frontend('node-a', serviceIp(SERVICES - 1), 80, 'TCP')!;
       const table = maglevTable(last.backends.map((b) => b.key), TABLE);

@@ -79,7 +79,6 @@ function checkSuite(kernel: boolean): void {
     const r = await checkLab(findLab('8'), dir, { kernel });
     expect(r.tasks.map((t) => [t.task.id, t.status, t.failure?.got])).toEqual([['see-the-translation', 'pass', undefined], ['drain-cart-1', 'pass', undefined]]);
     expect(r.packets).toBe(60);
-    expect(r.elapsedMs).toBeLessThan(5000);
   });
 
   it('draining cart-0 as well moves connections that did not need to move', async () => {

@@ -6,8 +6,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkScalingLab, measureRatio, QUESTIONS, RATIO_SERVICES, ratioAt } from '../../src/bench/lab_answers.js';
-import { benchScaling, type ScalingPoint } from '../../src/bench/scaling.js';
+import { checkScalingLab, QUESTIONS, RATIO_SERVICES, ratioAt } from '../../src/bench/lab_answers.js';
+import type { ScalingPoint } from '../../src/bench/scaling.js';
 import { findLab } from '../../src/labs/catalog.js';
 import { firstFailure } from '../../src/labs/result.js';
 import type { EngineKind } from '../../src/engine/engine.js';
@@ -51,12 +51,11 @@ function liveSuite(engine: EngineKind): void {
     expect(r.tasks.map((t) => t.status)).toEqual(['fail', 'fail', 'fail', 'fail']);
   });
 
-  it('passes the solution, with the ratio measured here, in under 5 seconds', async () => {
+  it('passes the solution, with the ratio measured here', async () => {
     const r = await checkScalingLab(lab, copyOf('solution'), { engine });
     expect(r.tasks.map((t) => [t.task.id, t.status, t.failure?.got])).toEqual(QUESTIONS.map((q) => [q.id, 'pass', undefined]));
     expect(r.passed).toBe(true);
     expect(r.notes.join('\n')).toMatch(new RegExp(`^measured at 250 and 2,000 services \\(${engine === 'vm' ? 'VM' : 'kernel'}\\), the iptables line extended to 10,000: iptables/maps = \\d+\\.\\d$`));
-    expect(r.elapsedMs).toBeLessThan(5000);
   });
 }
 
@@ -108,13 +107,8 @@ describe('lab 9 answers', () => {
 });
 
 describe('lab 9 estimate at 10,000 services', () => {
-  it('agrees with a direct measurement at 10,000 services in the VM (what the README promises)', async () => {
-    const estimate = await measureRatio('vm');
-    const r = await benchScaling({ sizes: [RATIO_SERVICES], engine: 'vm', packets: 30, rounds: 5 });
-    const direct = r.points[0]!.iptables!.last / r.points[0]!.maps.last;
-    // Well within the check's tolerance of 0.6 decades either way.
-    expect(Math.abs(Math.log10(estimate) - Math.log10(direct))).toBeLessThan(0.3);
-  }, 60_000);
+  // How close the estimate comes to a direct measurement is a performance figure, measured by
+  // hand (see the lab README), never asserted here: the machines running tests are shared.
 
   const point = (services: number, iptables: number, maps: number): ScalingPoint => ({
     services, rules: services, maps: { last: maps, random: maps }, iptables: { last: iptables, random: iptables / 2 }, checked: 8,

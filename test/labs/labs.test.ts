@@ -103,13 +103,11 @@ for (const lab of labs) {
     test('the starting files fail with the expected first message', async () => {
       const r = await checkLab(findLab(name), await started(lab.number));
       expectFirstFailure(r, START_FAILS[name]!, 'vm');
-      expect(r.elapsedMs).toBeLessThan(5000);
     });
     test('the solution passes', async () => {
       const r = await checkLab(findLab(name), await solved(lab.number));
       expect(r.tasks.map((t) => [t.task.id, t.status, t.failure])).toEqual(r.tasks.map((t) => [t.task.id, 'pass', undefined]));
       expect(r.passed).toBe(true);
-      expect(r.elapsedMs).toBeLessThan(5000);
     });
   });
   if (lab.engines.includes('kernel')) {
@@ -118,12 +116,10 @@ for (const lab of labs) {
         const r = await checkLab(findLab(name), await started(lab.number), { kernel: true });
         expect(r.engine).toBe('kernel');
         expectFirstFailure(r, START_FAILS[name]!, 'kernel');
-        expect(r.elapsedMs).toBeLessThan(5000);
       });
       test('the solution passes', async () => {
         const r = await checkLab(findLab(name), await solved(lab.number), { kernel: true });
         expect(r.tasks.map((t) => [t.task.id, t.status, t.failure])).toEqual(r.tasks.map((t) => [t.task.id, 'pass', undefined]));
-        expect(r.elapsedMs).toBeLessThan(5000);
       });
     });
   }

@@ -81,7 +81,7 @@ describeRoot('live probes', () => {
       const elapsed = Date.now() - t0;
       expect(results.map((r) => r.allowed)).toEqual(PROTOCOLS.flatMap(() => [false, false, true]));
       for (const r of results.filter((x) => !x.allowed)) expect(r.detail).toMatch(/no answer within 600 ms|unreachable|error/);
-      expect(elapsed).toBeLessThan(2500); // six blocked probes, not six timeouts in a row
+      expect(elapsed).toBeLessThan(3600); // six blocked probes share one timeout: six in a row would take 3,600 ms
     } finally {
       expect(route(['10.244.1.10/32', 'dev', c.hostIfname!]).status).toBe(0);
     }
