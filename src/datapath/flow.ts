@@ -5,6 +5,7 @@
 
 import { TwinpathError } from '../errors.js';
 import type { RunOutput } from '../engine/engine.js';
+import { formatIPv6 } from '../util/ip.js';
 
 /** The ring buffer the programs write flow events to. */
 export const EVENTS_MAP = 'cilium_events';
@@ -168,26 +169,7 @@ export function ipv4Text(b: Uint8Array, at = 0): string {
 export function formatIp(b: Uint8Array): string {
   if (b.length === 4) return ipv4Text(b);
   if (b.length !== 16) throw new TwinpathError('DATAPATH_ERROR', `an address has 4 or 16 bytes, not ${b.length}`);
-  const groups = Array.from({ length: 8 }, (_, i) => (b[2 * i]! << 8) | b[2 * i + 1]!);
-  // The longest run of two or more zero groups (the first of equals) becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  return formatIPv6(b);
 }
 
 // Little-endian reads by byte arithmetic: every program run decodes its events, and a DataView
@@ -202,7 +184,7 @@ function u32(b: Uint8Array, at: number): number {
 
 function addressAt(data: Uint8Array, at: number, family: 0 | 4 | 6): string {
   if (family === 0) return '';
-  return family === 4 ? ipv4Text(data, at) : formatIp(data.subarray(at, at + 16));
+  return family === 4 ? ipv4Text(data, at) : formatIPv6(data, at);
 }
 
 export function decodeFlowEvent(data: Uint8Array): FlowEvent {

@@ -15,6 +15,7 @@ import { TwinpathError } from '../errors.js';
 import type { EngineMap, EngineObject, RunContext } from '../engine/engine.js';
 import type { Direction, EndpointInfo, IpcacheEntry, PolicyEntry } from '../policy/model.js';
 import { formatIp } from './flow.js';
+import { parseIPv4, parseIPv6 } from '../util/ip.js';
 
 /** The compiled endpoint datapath, committed next to its source. */
 export const DATAPATH_OBJECT: string = fileURLToPath(new URL('../../bpf/datapath/endpoint.bpf.o', import.meta.url));
@@ -105,7 +106,7 @@ export function parsePrefix(prefix: string): ParsedPrefix {
     if (!/^\d{1,3}$/.test(l) || Number(l) > max) bad(`prefix length must be 0..${max}`);
     len = Number(l);
   }
-  const raw = family === 4 ? parseIpv4(text) : parseIpv6(text);
+  const raw = family === 4 ? parseIPv4(text) : parseIPv6(text);
   if (!raw) bad(`not an IPv${family} address`);
   const addr = new Uint8Array(16);
   addr.set(raw!, 0);
@@ -113,44 +114,6 @@ export function parsePrefix(prefix: string): ParsedPrefix {
     if (addr[bit >> 3]! & (0x80 >> (bit & 7))) bad('bits set past the prefix length');
   }
   return { family, addr, len };
-}
-
-function parseIpv4(s: string): Uint8Array | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
-  return Uint8Array.from(parts, Number);
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === '') return [];
-    const out: number[] = [];
-    const parts = h.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        if (!v4) return undefined;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) out.push(parseInt(p, 16));
-      else return undefined;
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
-  const all = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
 }
 
 /** A conntrack entry, decoded. Addresses and ports are those of the connection's first packet. */

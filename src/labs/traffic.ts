@@ -30,6 +30,7 @@ import { TwinpathError } from '../errors.js';
 import { icmpEcho, tcp, udp } from '../pcap/build.js';
 import { CLIENT_MAC, SERVER_MAC, SourcePorts } from '../datapath/packets.js';
 import { LabNode, readLabFile } from './yamlfile.js';
+import { parseIPBytes } from '../util/ip.js';
 
 export const TRAFFIC_PROTOCOLS = ['TCP', 'UDP', 'ICMP', 'ICMPv6'] as const;
 export type TrafficProtocol = (typeof TRAFFIC_PROTOCOLS)[number];
@@ -167,8 +168,7 @@ function resolve(ep: string, addresses: Map<string, string>): string {
 }
 
 function isIp(s: string): boolean {
-  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s)) return s.split('.').every((x) => Number(x) <= 255);
-  return /^[0-9a-fA-F:]+$/.test(s) && s.includes(':') && s.split('::').length <= 2;
+  return parseIPBytes(s) !== undefined;
 }
 
 // Fixed sequence numbers: arbitrary, distinct per side, so a reader of a dump can tell them apart.

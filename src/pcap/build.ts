@@ -4,6 +4,7 @@
 
 import { crc32c, internetChecksum, pseudoHeader } from './checksum.js';
 import { ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6 } from './linktype.js';
+import { parseIPBytes, parseIPv4 } from '../util/ip.js';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -70,39 +71,15 @@ export function parseMac(mac: Mac): Uint8Array {
 
 /** Parses IPv4 dotted-quad or IPv6 text (with "::" and an embedded IPv4 tail) to 4 or 16 bytes. */
 export function parseIp(addr: string): Uint8Array {
-  if (!addr.includes(':')) return parseIpv4(addr);
-  const [head, tail, extra] = addr.split('::');
-  if (extra !== undefined) throw new Error(`bad IPv6 address "${addr}"`);
-  const groups = (s: string | undefined): number[] => {
-    if (s === undefined || s === '') return [];
-    const out: number[] = [];
-    const parts = s.split(':');
-    parts.forEach((p, i) => {
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) out.push(parseInt(p, 16));
-      else throw new Error(`bad IPv6 address "${addr}"`);
-    });
-    return out;
-  };
-  const h = groups(head);
-  const t = groups(tail);
-  const missing = 8 - h.length - t.length;
-  if (tail === undefined ? missing !== 0 : missing < 1) throw new Error(`bad IPv6 address "${addr}"`);
-  const all = [...h, ...new Array<number>(tail === undefined ? 0 : missing).fill(0), ...t];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
+  const b = parseIPBytes(addr);
+  if (b === undefined) throw new Error(`bad IPv${addr.includes(':') ? 6 : 4} address "${addr}"`);
+  return b;
 }
 
 function parseIpv4(addr: string): Uint8Array {
-  const parts = addr.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`bad IPv4 address "${addr}"`);
-  return Uint8Array.from(parts, Number);
+  const b = parseIPv4(addr);
+  if (b === undefined) throw new Error(`bad IPv4 address "${addr}"`);
+  return b;
 }
 
 /** An Ethernet frame, VLAN tags included; no FCS (captures normally have none). */

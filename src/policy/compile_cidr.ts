@@ -2,9 +2,9 @@
 // normalisation (host bits cleared), containment and a canonical text form. Addresses are
 // bigints so that both families share one set of operations.
 
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Source } from './ast.js';
 import { TwinpathError } from '../errors.js';
+import { formatIPBytes, parseIPBytes } from '../util/ip.js';
 
 export type Family = 4 | 6;
 
@@ -23,27 +23,11 @@ export interface Prefix {
 const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 
 export function parseAddr(text: string): Addr | undefined {
-  if (isIPv4(text)) {
-    let v = 0n;
-    for (const part of text.split('.')) v = (v << 8n) | BigInt(Number(part));
-    return { family: 4, value: v };
-  }
-  if (!isIPv6(text)) return undefined;
-  let s = text.split('%')[0]!;
-  // A trailing dotted quad stands for the last two groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (dotted) {
-    const v4 = parseAddr(dotted[1]!)!.value;
-    s = s.slice(0, dotted.index) + `${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const groups = (t: string | undefined): string[] => (t === undefined || t === '' ? [] : t.split(':'));
-  const h = groups(head);
-  const t = groups(tail);
-  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
-  let v = 0n;
-  for (const g of [...h, ...fill, ...t]) v = (v << 16n) | BigInt(parseInt(g, 16));
-  return { family: 6, value: v };
+  const b = parseIPBytes(text);
+  if (b === undefined) return undefined;
+  let value = 0n;
+  for (const x of b) value = (value << 8n) | BigInt(x);
+  return { family: b.length === 4 ? 4 : 6, value };
 }
 
 function mask(family: Family, len: number): bigint {
@@ -84,28 +68,9 @@ export function prefixHas(p: Prefix, a: Addr): boolean {
 }
 
 export function formatAddr(a: Addr): string {
-  if (a.family === 4) {
-    const v = a.value;
-    return [24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn)).join('.');
-  }
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: the longest run (of two or more) of zero groups becomes `::`.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  const b = new Uint8Array(a.family === 4 ? 4 : 16);
+  for (let i = b.length - 1, v = a.value; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
+  return formatIPBytes(b);
 }
 
 export function formatPrefix(p: Prefix): string {
